@@ -1,0 +1,46 @@
+# Two commands on a fresh Debian/Ubuntu machine: `make demo` and `make test`.
+# Every step is idempotent and non-interactive (CI runs it as root with CI=true).
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Drivers and the database the ODBC-based connectors are tested against.
+SYSTEM_PACKAGES := unixodbc odbc-postgresql libsqliteodbc postgresql
+
+.PHONY: demo test system-deps venv clean
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/conciliador demo --dir demo --force
+
+test: system-deps $(VENV)/.installed-test
+	$(PY) -m pytest
+
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if ! $(PYTHON) -m venv --help >/dev/null 2>&1; then missing="$$missing python3-venv"; fi; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing system packages:$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else echo "System packages present."; fi
+
+$(VENV)/bin/python:
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is required")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.installed: $(VENV)/bin/python pyproject.toml
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/bin/python pyproject.toml
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+venv: $(VENV)/.installed-test
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache demo

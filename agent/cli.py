@@ -1,0 +1,144 @@
+"""The ``conciliador`` command. A thin layer: each command parses options and calls the core."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from . import logs
+from .errors import ConciliadorError, ConfigError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="On-premise bank reconciliation agent.")
+plugins_app = typer.Typer(no_args_is_help=True, help="Inspect installed plugins.")
+app.add_typer(plugins_app, name="plugins")
+
+out = Console()
+err = Console(stderr=True)
+
+EX_CONFIG = 78  # sysexits.h: configuration error (as Vector's validate uses it)
+EX_PENDING = 3  # --once finished with postings still waiting for the ERP
+
+ConfigOption = Annotated[
+    Optional[Path],
+    typer.Option("--config", "-c", help="Configuration file (default: $CONCILIADOR_CONFIG or the platform's path)."),
+]
+
+
+def _fail(exc: ConciliadorError) -> None:
+    err.print(f"[bold red]error:[/] {exc}", highlight=False)
+    raise typer.Exit(EX_CONFIG if isinstance(exc, ConfigError) else 1)
+
+
+@app.command()
+def run(config: ConfigOption = None,
+        once: Annotated[bool, typer.Option("--once", help="Process what is waiting, drain the outbox, exit.")] = False) -> None:
+    """Run the agent: watch the inbox, match, post, write exceptions."""
+    from .daemon import load_agent
+
+    try:
+        agent = load_agent(config)
+    except ConciliadorError as exc:
+        logs.configure()
+        _fail(exc)
+    logs.configure(agent.settings.logging.level, agent.settings.logging.format)
+    agent.install_signal_handlers()
+    try:
+        if once:
+            summary = agent.run_once()
+            if summary.pending:
+                err.print(f"{summary.pending} posting(s) still wait for the ERP; they are retried on the next run.")
+                raise typer.Exit(EX_PENDING)
+        else:
+            agent.serve()
+    finally:
+        agent.close()
+
+
+@app.command()
+def check(config: ConfigOption = None) -> None:
+    """Validate configuration, folders, state store and each company's ERP connection."""
+    from .checks import run_checks
+
+    logs.configure("error")
+    results = run_checks(config)
+    table = Table(title="conciliador check", show_lines=False)
+    table.add_column("", width=4)
+    table.add_column("check")
+    table.add_column("detail", overflow="fold")
+    for r in results:
+        table.add_row("[green]ok[/]" if r.ok else "[bold red]FAIL[/]", r.name, r.detail)
+    out.print(table)
+    failed = [r for r in results if not r.ok]
+    if failed:
+        err.print(f"[bold red]{len(failed)} check(s) failed.[/]")
+        raise typer.Exit(EX_CONFIG if failed[0].name == "configuration" else 1)
+    out.print("[green]All checks passed.[/]")
+
+
+@app.command()
+def demo(dir: Annotated[Path, typer.Option("--dir", help="Workspace folder to create.")] = Path("demo"),
+         force: Annotated[bool, typer.Option("--force", help="Recreate an existing demo workspace.")] = False,
+         seed: Annotated[int, typer.Option(help="Seed for the generated data.")] = 2026) -> None:
+    """Create a demo workspace (flat-file ERP, a bank statement) and process it end to end."""
+    from .demo import create_workspace, run_demo
+
+    try:
+        config_path = create_workspace(dir, seed=seed, force=force)
+    except ConciliadorError as exc:
+        _fail(exc)
+    run_demo(config_path, out)
+
+
+@plugins_app.command("list")
+def plugins_list(config: ConfigOption = None,
+                 as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Show each plugin: name, version, source and the hooks it implements."""
+    from .config import load_config
+    from .pluginhost import PluginHost
+
+    logs.configure("error")
+    allow = None
+    if config is not None:
+        try:
+            allow = load_config(config).plugins.allow
+        except ConciliadorError as exc:
+            _fail(exc)
+    host = PluginHost(allow=allow).load()
+    if as_json:
+        print(json.dumps([vars(i) for i in host.infos] , indent=2))
+        return
+    table = Table(title="conciliador plugins")
+    for column in ("name", "version", "source", "hooks"):
+        table.add_column(column, overflow="fold")
+    for info in host.infos:
+        table.add_row(info.name, info.version, info.source, "\n".join(info.hooks))
+    out.print(table)
+    for line in host.skipped + host.errors:
+        err.print(line)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    print(f"conciliador {__version__} (Python {sys.version.split()[0]})")
+
+
+@app.callback()
+def _setup() -> None:
+    # Quiet until a command has read its configuration's logging settings.
+    logs.configure("warning")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,256 @@
+"""Configuration: one TOML file, overridable by ``CONCILIADOR__SECTION__KEY`` environment variables.
+
+:func:`load_config` is the only way the agent reads its configuration: ``run``, ``check`` and a
+reload all call it, so ``check`` can never pass a file that ``run`` would refuse. Relative paths
+are taken relative to the configuration file's folder.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import stat
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from .errors import ConfigError
+
+ENV_PREFIX = "CONCILIADOR__"
+CONFIG_ENV = "CONCILIADOR_CONFIG"
+
+_toml_path: contextvars.ContextVar[Path | None] = contextvars.ContextVar("toml_path", default=None)
+
+
+def default_config_path() -> Path:
+    """Where the service looks for its configuration when ``--config`` is not given."""
+    if env := os.environ.get(CONFIG_ENV):
+        return Path(env)
+    if sys.platform == "win32":
+        return Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData")) / "conciliador" / "conciliador.toml"
+    if sys.platform == "darwin":
+        return Path("/Library/Application Support/conciliador/conciliador.toml")
+    return Path("/etc/conciliador/conciliador.toml")
+
+
+def _resolve_secret(value: Any) -> Any:
+    """``env:NAME`` reads an environment variable, ``file:PATH`` a file only its owner can read."""
+    if isinstance(value, SecretStr) or not isinstance(value, str):
+        return value
+    if value.startswith("env:"):
+        name = value[4:]
+        if name not in os.environ:
+            raise ValueError(f"the environment variable {name} is not set")
+        return os.environ[name]
+    if value.startswith("file:"):
+        path = Path(value[5:]).expanduser()
+        try:
+            mode = path.stat().st_mode
+        except OSError as exc:
+            raise ValueError(f"cannot read the secret file {path}: {exc.strerror}") from None
+        if sys.platform != "win32" and mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ValueError(
+                f"the secret file {path} can be read by other users; run 'chmod 600 {path}' (as ssh requires)"
+            )
+        return path.read_text(encoding="utf-8").rstrip("\r\n")
+    return value
+
+
+Secret = Annotated[SecretStr, BeforeValidator(_resolve_secret)]
+"""A secret setting: a literal, ``env:VARIABLE`` or ``file:/path/to/file`` (mode 600).
+
+Held as :class:`pydantic.SecretStr`, so it prints as ``**********`` in logs, errors and
+``conciliador check``.
+"""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PathsSettings(_Section):
+    inbox: Path = Path("inbox")
+    archive: Path = Path("archive")
+    quarantine: Path = Path("quarantine")
+    exceptions: Path = Path("exceptions")
+    resolutions: Path = Path("resolutions")
+    state: Path = Path("state")
+
+    def resolved(self, base: Path) -> PathsSettings:
+        return PathsSettings(**{k: (base / v).resolve() for k, v in self.model_dump().items()})
+
+    def folders(self) -> dict[str, Path]:
+        return dict(self.model_dump())
+
+
+class IntakeSettings(_Section):
+    stable_seconds: float = Field(2.0, ge=0, le=3600)
+    rescan_seconds: float = Field(60.0, gt=0, le=86400)
+    max_file_mb: int = Field(512, ge=1, le=16384)
+    strict_balances: bool = False
+
+
+class PosterSettings(_Section):
+    max_attempts: int = Field(5, ge=1, le=100)
+    backoff_initial_seconds: float = Field(1.0, ge=0, le=3600)
+    backoff_max_seconds: float = Field(60.0, ge=0, le=86400)
+    retry_after_seconds: float = Field(300.0, ge=0, le=86400)
+
+
+class MatchingSettings(_Section):
+    min_reference_length: int = Field(3, ge=1, le=40)
+
+
+class LoggingSettings(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class PluginsSettings(_Section):
+    allow: list[str] | None = None
+
+
+class CompanySettings(_Section):
+    erp: str = "flatfile"
+    accounts: list[str] = Field(default_factory=list)
+    currency: str = Field("COP", pattern=r"^[A-Z]{3}$")
+    settings: dict[str, Any] = Field(default_factory=dict, alias="erp_settings")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("accounts")
+    @classmethod
+    def _normalise_accounts(cls, value: list[str]) -> list[str]:
+        return [normalise_account(a) for a in value]
+
+
+def normalise_account(account: str) -> str:
+    return "".join(account.split()).replace("-", "").upper()
+
+
+class Settings(BaseSettings):
+    """The whole configuration. ``config.example.toml`` documents each key."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", case_sensitive=False
+    )
+
+    language: Literal["es", "en"] = "es"
+    paths: PathsSettings = PathsSettings()
+    intake: IntakeSettings = IntakeSettings()
+    poster: PosterSettings = PosterSettings()
+    matching: MatchingSettings = MatchingSettings()
+    logging: LoggingSettings = LoggingSettings()
+    plugins: PluginsSettings = PluginsSettings()
+    companies: dict[str, CompanySettings] = Field(default_factory=dict)
+
+    config_file: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("companies")
+    @classmethod
+    def _company_names(cls, value: dict[str, CompanySettings]) -> dict[str, CompanySettings]:
+        seen: dict[str, str] = {}
+        for name, company in value.items():
+            if not name.replace("_", "").replace("-", "").isalnum():
+                raise ValueError(f"company name {name!r} may hold only letters, digits, '-' and '_'")
+            for account in company.accounts:
+                if account in seen:
+                    raise ValueError(f"account {account} is listed under both {seen[account]!r} and {name!r}")
+                seen[account] = name
+        return value
+
+    @model_validator(mode="after")
+    def _one_company_without_accounts(self) -> Settings:
+        catch_all = [n for n, c in self.companies.items() if not c.accounts]
+        if len(catch_all) > 1:
+            raise ValueError(
+                f"companies {', '.join(catch_all)} list no accounts; at most one company may take "
+                "the statements of accounts not listed elsewhere"
+            )
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if (path := _toml_path.get()) is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.config_file.parent if self.config_file else Path.cwd()
+
+    @property
+    def folders(self) -> PathsSettings:
+        """Paths resolved against the configuration file's folder."""
+        return self.paths.resolved(self.base_dir)
+
+    def company_for_account(self, account: str) -> str | None:
+        """Which company a statement account belongs to (the catch-all company if none lists it)."""
+        wanted = normalise_account(account)
+        catch_all = None
+        for name, company in self.companies.items():
+            if wanted in company.accounts:
+                return name
+            if not company.accounts:
+                catch_all = name
+        return catch_all
+
+
+def load_config(path: Path | str | None = None) -> Settings:
+    """Read and validate the configuration, or raise :class:`ConfigError` with a readable message."""
+    config_file = Path(path) if path is not None else default_config_path()
+    config_file = config_file.expanduser().resolve()
+    if not config_file.is_file():
+        raise ConfigError(
+            f"No configuration file at {config_file}. Pass --config PATH, set {CONFIG_ENV}, or start "
+            "from config.example.toml."
+        )
+    token = _toml_path.set(config_file)
+    try:
+        settings = Settings(config_file=config_file)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, config_file)) from None
+    except ValueError as exc:  # TOML syntax errors arrive as tomllib.TOMLDecodeError
+        raise ConfigError(f"{config_file} is not valid TOML: {exc}") from None
+    finally:
+        _toml_path.reset(token)
+    return settings
+
+
+def _explain(exc: ValidationError, config_file: Path) -> str:
+    lines = []
+    for err in exc.errors(include_url=False):
+        key = ".".join(str(p) for p in err["loc"])
+        lines.append(explain_error(key, err, config_file, env_key=ENV_PREFIX + "__".join(str(p) for p in err["loc"]).upper()))
+    return "\n".join(lines)
+
+
+def explain_error(key: str, err: Any, config_file: Path, *, env_key: str = "") -> str:
+    """One sentence per invalid setting: where it came from, its value and what is allowed."""
+    where = f"environment variable {env_key}" if env_key and env_key in os.environ else str(config_file)
+    if err["type"] == "extra_forbidden":
+        return f"Unknown setting {key} in {where}: remove it or check its spelling against config.example.toml."
+    if err["type"] == "missing":
+        return f"Setting {key} is required but missing from {where}."
+    value = err.get("input")
+    shown = "**********" if _looks_secret(key) else repr(value)
+    allowed = err["msg"]
+    if ctx := err.get("ctx"):
+        if "expected" in ctx:
+            allowed = f"expected {ctx['expected']}"
+    return f"Setting {key} = {shown} (from {where}) is not allowed: {allowed}."
+
+
+def _looks_secret(key: str) -> bool:
+    return any(word in key.lower() for word in ("password", "secret", "token", "credential", "private"))

@@ -1,0 +1,212 @@
+"""The long-running agent: inbox watcher, intake, matching, poster, exceptions file.
+
+One worker loop does the work in order (intake, reconcile, post, exceptions), one step and one
+transaction at a time, so a stop request is honoured between steps and never leaves half-written
+state. The watchdog observer only wakes the loop; a full rescan at start and every
+``intake.rescan_seconds`` catches events that network shares drop.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from .config import Settings, load_config
+from .errors import ConciliadorError, ConfigError
+from .exceptions_file import write_exceptions
+from .intake import Intake, Outcome, is_candidate
+from .poster import Poster
+from .reconcile import ReconcileStats, pending_companies, reconcile
+from .runtime import Runtime, build_runtime
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
+log = structlog.get_logger(__name__)
+
+TICK_SECONDS = 0.25
+SNAPSHOT_RETRY_SECONDS = 30.0
+
+
+class AlreadyRunning(ConciliadorError):
+    pass
+
+
+@dataclass
+class RunSummary:
+    files: list[Outcome] = field(default_factory=list)
+    reconcile: ReconcileStats = field(default_factory=ReconcileStats)
+    posted: int = 0
+    failed: int = 0
+    pending: int = 0
+    exception_files: list[Path] = field(default_factory=list)
+
+
+class _StableFiles:
+    """Files in the inbox whose size and mtime have not changed for ``stable_seconds``, or that
+    have a ``NAME.done`` marker beside them."""
+
+    def __init__(self, stable_seconds: float) -> None:
+        self.stable_seconds = stable_seconds
+        self.seen: dict[Path, tuple[int, int, float]] = {}
+        self.lock = threading.Lock()
+
+    def add(self, path: Path) -> None:
+        if is_candidate(path):
+            with self.lock:
+                self.seen.setdefault(path, (-1, -1, 0.0))
+
+    def ready(self) -> list[Path]:
+        now = time.monotonic()
+        out = []
+        with self.lock:
+            for path, (size, mtime, since) in list(self.seen.items()):
+                try:
+                    st = path.stat()
+                except FileNotFoundError:
+                    del self.seen[path]
+                    continue
+                if (st.st_size, st.st_mtime_ns) != (size, mtime):
+                    self.seen[path] = (st.st_size, st.st_mtime_ns, now)
+                    since = now
+                marked = path.with_name(path.name + ".done").exists()
+                if marked or now - since >= self.stable_seconds:
+                    out.append(path)
+            for path in out:
+                del self.seen[path]
+        return sorted(out)
+
+
+class _Wake(FileSystemEventHandler):
+    def __init__(self, files: _StableFiles, wake: threading.Event) -> None:
+        self.files, self.wake = files, wake
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.is_directory:
+            return
+        for attr in ("src_path", "dest_path"):
+            raw = getattr(event, attr, "")
+            if raw:
+                path = Path(raw if isinstance(raw, str) else raw.decode())
+                if path.name.endswith(".done"):
+                    path = path.with_name(path.name[: -len(".done")])
+                self.files.add(path)
+        self.wake.set()
+
+
+class Agent:
+    """A configured agent. ``run_once`` for scripts and schedulers, ``serve`` for the service."""
+
+    def __init__(self, settings: Settings, runtime: Runtime | None = None) -> None:
+        self.settings = settings
+        self.rt = runtime or build_runtime(settings)
+        self._lock_fh = _single_instance(self.rt.folders["state"])
+        self.stop = threading.Event()
+        self.wake = threading.Event()
+        self.intake = Intake(self.rt)
+        self.poster = Poster(self.rt, self.stop)
+        self._next_reconcile = 0.0
+
+    def close(self) -> None:
+        self.rt.close()
+        if self._lock_fh is not None:
+            self._lock_fh.close()
+
+    # -- one pass ----------------------------------------------------------------------------
+    def inbox_files(self) -> list[Path]:
+        return sorted(p for p in self.rt.folders["inbox"].iterdir() if p.is_file() and is_candidate(p))
+
+    def run_once(self) -> RunSummary:
+        """Take everything now in the inbox, decide, drain the outbox, write the exceptions files."""
+        summary = RunSummary()
+        for path in self.inbox_files():
+            if self.stop.is_set():
+                break
+            summary.files.append(self.intake.process(path))
+        self._work(summary, force=True)
+        summary.pending = self.rt.db.conn.execute(
+            "SELECT count(*) FROM outbox WHERE state IN ('pending', 'in_flight')").fetchone()[0]
+        return summary
+
+    def _work(self, summary: RunSummary, *, force: bool = False) -> None:
+        if not self.stop.is_set() and (force or time.monotonic() >= self._next_reconcile) and pending_companies(self.rt):
+            stats = reconcile(self.rt)
+            summary.reconcile = stats
+            if stats.failed_companies:
+                self._next_reconcile = time.monotonic() + SNAPSHOT_RETRY_SECONDS
+        if not self.stop.is_set():
+            drained = self.poster.drain()
+            summary.posted += drained.posted
+            summary.failed += drained.failed
+        summary.exception_files = write_exceptions(self.rt)
+
+    # -- the service -------------------------------------------------------------------------
+    def serve(self) -> None:
+        """Run until SIGTERM/SIGINT (or :attr:`stop` is set by the caller)."""
+        cfg = self.settings.intake
+        files = _StableFiles(cfg.stable_seconds)
+        observer = Observer()
+        observer.schedule(_Wake(files, self.wake), str(self.rt.folders["inbox"]), recursive=False)
+        observer.start()
+        log.info("agent_started", inbox=str(self.rt.folders["inbox"]), companies=sorted(self.rt.connectors),
+                 formats=[f.name for f in self.rt.formats])
+        next_rescan = 0.0
+        try:
+            while not self.stop.is_set():
+                if time.monotonic() >= next_rescan:
+                    for path in self.inbox_files():
+                        files.add(path)
+                    next_rescan = time.monotonic() + cfg.rescan_seconds
+                summary = RunSummary()
+                for path in files.ready():
+                    if self.stop.is_set():
+                        break
+                    if path.exists():
+                        summary.files.append(self.intake.process(path))
+                self._work(summary)
+                self.wake.wait(TICK_SECONDS)
+                self.wake.clear()
+        finally:
+            observer.stop()
+            observer.join(timeout=5)
+            log.info("agent_stopped")
+
+    def install_signal_handlers(self) -> None:
+        def _stop(signum, _frame) -> None:
+            log.info("stop_requested", signal=signal.Signals(signum).name)
+            self.stop.set()
+            self.wake.set()
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+
+
+def _single_instance(state_folder: Path):
+    """Hold an exclusive lock on the state folder for the life of the process (released by the OS
+    even after SIGKILL), so two agents never post from the same outbox."""
+    if fcntl is None:
+        return None
+    fh = open(state_folder / "conciliador.lock", "a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        raise AlreadyRunning(f"Another conciliador is already running on the state folder {state_folder}.") from None
+    return fh
+
+
+def load_agent(config_path: Path | str | None) -> Agent:
+    settings = load_config(config_path)
+    if not settings.companies:
+        raise ConfigError(f"{settings.config_file} configures no company: add a [companies.NAME] table "
+                          "(see config.example.toml).")
+    return Agent(settings)

@@ -1,0 +1,141 @@
+"""Drains the outbox into the ERP: exactly once, across retries and crashes.
+
+Each posting is marked ``in_flight`` (committed) before the ERP is called and ``posted`` after it
+answers. A posting found ``in_flight`` (the agent crashed, or the call timed out) has an unknown
+outcome, so the connector's ``find_posting(key)`` is asked first; only if the ERP has no document
+with that key is it sent again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass
+
+import structlog
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+from .errors import PermanentError, RetryableError
+from .faults import crash_point
+from .models import Posting, PostingResult
+from .runtime import Runtime
+from .store import utcnow
+
+log = structlog.get_logger(__name__)
+
+
+class _Stopping(Exception):
+    """Raised inside a retry loop when the daemon is asked to stop."""
+
+
+@dataclass
+class DrainStats:
+    posted: int = 0
+    failed: int = 0
+    deferred: int = 0
+
+
+class Poster:
+    def __init__(self, runtime: Runtime, stop: threading.Event | None = None) -> None:
+        self.rt = runtime
+        self.db = runtime.db
+        self.stop = stop or threading.Event()
+
+    def due(self) -> list[str]:
+        rows = self.db.conn.execute(
+            "SELECT key FROM outbox WHERE state IN ('pending', 'in_flight') "
+            "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY created_at, key", (utcnow(),)
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def drain(self) -> DrainStats:
+        stats = DrainStats()
+        for key in self.due():
+            if self.stop.is_set():
+                break
+            outcome = self.post_one(key)
+            setattr(stats, outcome, getattr(stats, outcome) + 1)
+        return stats
+
+    def post_one(self, key: str) -> str:
+        """Send one posting; returns ``posted``, ``failed`` (finance decides) or ``deferred`` (retry later)."""
+        row = self.db.conn.execute("SELECT state, company, payload FROM outbox WHERE key = ?", (key,)).fetchone()
+        if row is None or row["state"] not in ("pending", "in_flight"):
+            return "deferred"
+        posting = Posting.model_validate_json(row["payload"])
+        connector = self.rt.connectors.get(row["company"])
+        if connector is None:
+            self._defer(key, f"no connector configured for company {row['company']!r}")
+            return "deferred"
+        cfg = self.rt.settings.poster
+        outcome_unknown = row["state"] == "in_flight"
+        retrying = Retrying(
+            retry=retry_if_exception_type(RetryableError),
+            stop=stop_after_attempt(cfg.max_attempts),
+            wait=wait_exponential_jitter(initial=cfg.backoff_initial_seconds, max=cfg.backoff_max_seconds),
+            sleep=self._sleep,
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    if outcome_unknown:
+                        found = connector.find_posting(key)
+                        if found is not None:
+                            self._posted(posting, found, recovered=True)
+                            return "posted"
+                    self._mark_in_flight(key)
+                    outcome_unknown = True
+                    crash_point("poster.before_post")
+                    result = connector.post(posting)
+                    crash_point("poster.after_post")
+                    self._posted(posting, result, recovered=False)
+                    return "posted"
+        except _Stopping:
+            return "deferred"
+        except RetryableError as exc:
+            self._defer(key, str(exc))
+            return "deferred"
+        except PermanentError as exc:
+            self._fail(key, exc)
+            return "failed"
+        except Exception as exc:  # a connector bug: outcome unknown, keep it in flight and retry later
+            log.exception("connector_failed", key=key, company=row["company"])
+            self._defer(key, f"connector error: {exc!r}")
+            return "deferred"
+        return "deferred"
+
+    def _sleep(self, seconds: float) -> None:
+        if self.stop.wait(seconds):
+            raise _Stopping
+
+    def _mark_in_flight(self, key: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE outbox SET state = 'in_flight', attempts = attempts + 1, updated_at = ? WHERE key = ?",
+                         (utcnow(), key))
+
+    def _posted(self, posting: Posting, result: PostingResult, *, recovered: bool) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE outbox SET state = 'posted', erp_document = ?, last_error = NULL, updated_at = ? "
+                         "WHERE key = ?", (result.document, utcnow(), posting.key))
+            line_id = conn.execute("SELECT line_id FROM outbox WHERE key = ?", (posting.key,)).fetchone()[0]
+            self.db.audit(conn, "posted", line_id=line_id, posting_key=posting.key, erp_document=result.document,
+                          recovered_by_find_posting=recovered)
+        log.info("posted", key=posting.key, company=posting.company, erp_document=result.document, recovered=recovered)
+        self.rt.host.notify("conciliador_posting_done", posting=posting, result=result)
+
+    def _defer(self, key: str, error: str) -> None:
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.rt.settings.poster.retry_after_seconds)
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE outbox SET next_attempt_at = ?, last_error = ?, updated_at = ? WHERE key = ?",
+                         (later.isoformat(timespec="microseconds"), error, utcnow(), key))
+        log.warning("posting_deferred", key=key, error=error, retry_at=later.isoformat(timespec="seconds"))
+
+    def _fail(self, key: str, exc: PermanentError) -> None:
+        message = exc.erp_message or str(exc)
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE outbox SET state = 'failed', last_error = ?, updated_at = ? WHERE key = ?",
+                         (message, utcnow(), key))
+            line_id = conn.execute("SELECT line_id FROM outbox WHERE key = ?", (key,)).fetchone()[0]
+            self.db.audit(conn, "posting_failed", line_id=line_id, posting_key=key, error=message)
+        log.error("posting_failed", key=key, error=message)

@@ -1,0 +1,1 @@
+"""Bank statement formats, one module per family."""

@@ -1,0 +1,217 @@
+"""``flatfile``: an ERP made of CSV files in one folder; the embedded default and the demo's ERP.
+
+It behaves like a small ERP so the whole flow runs without one:
+
+- ``customers.csv``: ``customer_id,name,tax_id``
+- ``open_items.csv``: ``document,customer_id,reference,currency,original_amount,open_amount``
+  and optionally ``document_date,due_date,tax_base,vat,cufe`` (dates ``YYYY-MM-DD``, amounts plain
+  decimals with ``.``)
+- ``postings.csv`` (written by the agent): one row per applied item of each payment document,
+  carrying the idempotency key in ``key``, like SAP's ``XBLNR``. Open amounts read back through
+  :meth:`FlatFileErp.open_items` are net of what was posted, so a paid invoice is no longer open.
+- ``einvoice_status.csv`` (written by the agent): DIAN status updates.
+
+Rows are appended with one ``write`` and an ``fsync``; a torn last row left by a power cut is cut
+off before the next append, as a database would roll back an unfinished transaction.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import os
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from pydantic import ValidationError, ValidationInfo, field_validator
+
+from conciliador import (
+    CheckResult,
+    ConnectorSettings,
+    Customer,
+    ErpConnector,
+    OpenItem,
+    PermanentError,
+    Posting,
+    PostingResult,
+    RetryableError,
+    hookimpl,
+)
+
+try:
+    import fcntl
+except ImportError:  # Windows: one agent per folder is the rule there
+    fcntl = None
+
+CUSTOMER_COLUMNS = ("customer_id", "name", "tax_id")
+ITEM_COLUMNS = ("document", "customer_id", "reference", "currency", "original_amount", "open_amount")
+ITEM_OPTIONAL = ("document_date", "due_date", "tax_base", "vat", "cufe")
+POSTING_COLUMNS = ("key", "document", "posted_at", "kind", "customer_id", "currency", "amount",
+                   "value_date", "bank_account", "bank_reference", "applied_document", "applied_amount")
+STATUS_COLUMNS = ("document", "cufe", "status", "at")
+
+
+class FlatFileSettings(ConnectorSettings):
+    folder: Path = Path("erp")
+    document_prefix: str = "PAY-"
+
+    @field_validator("folder")
+    @classmethod
+    def _relative_to_config(cls, value: Path, info: ValidationInfo) -> Path:
+        base = (info.context or {}).get("base_dir")
+        return (Path(base) / value).resolve() if base and not value.is_absolute() else value
+
+
+class FlatFileErp(ErpConnector):
+    name = "flatfile"
+    Settings = FlatFileSettings
+
+    settings: FlatFileSettings
+
+    @property
+    def folder(self) -> Path:
+        return self.settings.folder
+
+    # -- reading ---------------------------------------------------------------------------
+    def check(self) -> Iterable[CheckResult]:
+        results = []
+        for filename, columns in (("customers.csv", CUSTOMER_COLUMNS), ("open_items.csv", ITEM_COLUMNS)):
+            path = self.folder / filename
+            try:
+                header = next(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig").split("\n", 1)[0])), [])
+            except OSError as exc:
+                results.append(CheckResult(name=f"flatfile {filename}", ok=False, detail=f"cannot read {path}: {exc.strerror}"))
+                continue
+            missing = [c for c in columns if c not in header]
+            results.append(CheckResult(
+                name=f"flatfile {filename}", ok=not missing,
+                detail=f"{path} lacks column(s) {', '.join(missing)}" if missing else str(path)))
+        writable = os.access(self.folder, os.W_OK) and self.folder.is_dir()
+        results.append(CheckResult(name="flatfile postings.csv", ok=writable,
+                                   detail=str(self.folder / "postings.csv") if writable else f"cannot write in {self.folder}"))
+        return results
+
+    def customers(self) -> Iterator[Customer]:
+        for pos, row in self._rows("customers.csv", CUSTOMER_COLUMNS):
+            yield self._model(Customer, pos, id=row["customer_id"], name=row["name"], tax_id=row.get("tax_id", ""),
+                              company=self.company)
+
+    def open_items(self, since: dt.datetime | None = None) -> Iterator[OpenItem]:
+        applied: dict[str, Decimal] = defaultdict(Decimal)
+        for _, row in self._posting_rows():
+            if row["applied_document"]:
+                applied[row["applied_document"]] += Decimal(row["applied_amount"])
+        for pos, row in self._rows("open_items.csv", ITEM_COLUMNS):
+            fields = {k: v for k, v in row.items() if k in ITEM_COLUMNS + ITEM_OPTIONAL and v != ""}
+            for money in ("original_amount", "open_amount", "tax_base", "vat"):
+                if money in fields:
+                    fields[money] = _decimal(fields[money], f"open_items.csv {pos}", money)
+            fields["open_amount"] -= applied.get(fields["document"], Decimal(0))
+            if fields["open_amount"] == 0:
+                continue
+            yield self._model(OpenItem, pos, **fields)
+
+    def _rows(self, filename: str, required: tuple[str, ...]) -> Iterator[tuple[str, dict[str, str]]]:
+        path = self.folder / filename
+        try:
+            fh = open(path, encoding="utf-8-sig", newline="")
+        except OSError as exc:
+            raise RetryableError(f"flatfile ERP: cannot open {path}: {exc.strerror}") from exc
+        with fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in required if c not in (reader.fieldnames or ())]
+            if missing:
+                raise PermanentError(f"flatfile ERP: {path} lacks the column(s) {', '.join(missing)}")
+            for row in reader:
+                yield f"line {reader.line_num}", {k: (v or "").strip() for k, v in row.items() if k}
+
+    def _model(self, model, pos: str, **fields):
+        try:
+            return model(**fields)
+        except ValidationError as exc:
+            err = exc.errors(include_url=False)[0]
+            raise PermanentError(
+                f"flatfile ERP: {pos} field {'.'.join(map(str, err['loc']))}: {err['msg']} (got {err.get('input')!r})"
+            ) from None
+
+    # -- posting ---------------------------------------------------------------------------
+    def _posting_rows(self) -> Iterator[tuple[str, dict[str, str]]]:
+        if (self.folder / "postings.csv").exists():
+            yield from self._rows("postings.csv", POSTING_COLUMNS)
+
+    def find_posting(self, key: str) -> PostingResult | None:
+        for _, row in self._posting_rows():
+            if row["key"] == key:
+                return PostingResult(key=key, document=row["document"], detail=f"posted at {row['posted_at']}")
+        return None
+
+    def post(self, posting: Posting) -> PostingResult:
+        path = self.folder / "postings.csv"
+        with _locked_append(path, POSTING_COLUMNS) as (fh, existing_rows):
+            document = f"{self.settings.document_prefix}{existing_rows + 1:06d}"
+            now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+            common = [posting.key, document, now, posting.kind.value, posting.customer_id, posting.currency,
+                      str(posting.amount), posting.value_date.isoformat(), posting.bank_account, posting.bank_reference]
+            rows = [common + [a.document, str(a.amount)] for a in posting.applications] or [common + ["", ""]]
+            buffer = io.StringIO()
+            csv.writer(buffer, lineterminator="\n").writerows(rows)
+            fh.write(buffer.getvalue().encode("utf-8"))
+            fh.flush()
+            os.fsync(fh.fileno())
+        return PostingResult(key=posting.key, document=document)
+
+    def post_einvoice_status(self, document: str, cufe: str, status: str, at: dt.datetime) -> None:
+        with _locked_append(self.folder / "einvoice_status.csv", STATUS_COLUMNS) as (fh, _):
+            buffer = io.StringIO()
+            csv.writer(buffer, lineterminator="\n").writerow([document, cufe, status, at.isoformat()])
+            fh.write(buffer.getvalue().encode("utf-8"))
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+class _locked_append:
+    """Open ``path`` for appending under an exclusive lock, writing the header if new and cutting
+    a torn last row (no trailing newline) left by an interrupted write. Yields the handle and the
+    number of complete data rows already there."""
+
+    def __init__(self, path: Path, columns: tuple[str, ...]) -> None:
+        self.path, self.columns = path, columns
+
+    def __enter__(self):
+        try:
+            self.fh = open(self.path, "a+b")
+        except OSError as exc:
+            raise RetryableError(f"flatfile ERP: cannot write {self.path}: {exc.strerror}") from exc
+        if fcntl is not None:
+            fcntl.flock(self.fh, fcntl.LOCK_EX)
+        self.fh.seek(0)
+        content = self.fh.read()
+        if content and not content.endswith(b"\n"):
+            content = content[: content.rfind(b"\n") + 1]
+            self.fh.truncate(len(content))
+        if not content:
+            self.fh.write((",".join(self.columns) + "\n").encode())
+            content = b"header\n"
+        rows = content.count(b"\n") - 1
+        return self.fh, rows
+
+    def __exit__(self, *exc) -> None:
+        self.fh.close()  # closing releases the flock
+
+
+def _decimal(text: str, pos: str, field: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise PermanentError(f"flatfile ERP: {pos} field {field}: {text!r} is not a decimal amount") from None
+    if not value.is_finite():
+        raise PermanentError(f"flatfile ERP: {pos} field {field}: {text!r} is not a decimal amount")
+    return value
+
+
+@hookimpl
+def conciliador_erp_connectors() -> list[type[ErpConnector]]:
+    return [FlatFileErp]
