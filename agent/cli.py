@@ -23,7 +23,7 @@ out = Console()
 err = Console(stderr=True)
 
 EX_CONFIG = 78  # sysexits.h: configuration error (as Vector's validate uses it)
-EX_PENDING = 3  # --once finished with postings still waiting for the ERP
+EX_PENDING = 3  # --once finished with lines or postings still waiting for the ERP
 
 ConfigOption = Annotated[
     Optional[Path],
@@ -52,8 +52,13 @@ def run(config: ConfigOption = None,
     try:
         if once:
             summary = agent.run_once()
+            if summary.undecided:
+                companies = ", ".join(summary.reconcile.failed_companies)
+                err.print(f"{summary.undecided} statement line(s) wait because the ERP of {companies or 'a company'} "
+                          "could not be read (see the log); they are matched on the next run.")
             if summary.pending:
                 err.print(f"{summary.pending} posting(s) still wait for the ERP; they are retried on the next run.")
+            if summary.pending or summary.undecided:
                 raise typer.Exit(EX_PENDING)
         else:
             agent.serve()

@@ -48,6 +48,7 @@ class RunSummary:
     posted: int = 0
     failed: int = 0
     pending: int = 0
+    undecided: int = 0
     exception_files: list[Path] = field(default_factory=list)
 
 
@@ -135,6 +136,8 @@ class Agent:
         self._work(summary, force=True)
         summary.pending = self.rt.db.conn.execute(
             "SELECT count(*) FROM outbox WHERE state IN ('pending', 'in_flight')").fetchone()[0]
+        summary.undecided = self.rt.db.conn.execute(
+            "SELECT count(*) FROM statement_lines WHERE status = 'new'").fetchone()[0]
         return summary
 
     def _work(self, summary: RunSummary, *, force: bool = False) -> None:

@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass
 
 import structlog
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_random
 
 from .errors import PermanentError, RetryableError
 from .faults import crash_point
@@ -72,7 +72,9 @@ class Poster:
         retrying = Retrying(
             retry=retry_if_exception_type(RetryableError),
             stop=stop_after_attempt(cfg.max_attempts),
-            wait=wait_exponential_jitter(initial=cfg.backoff_initial_seconds, max=cfg.backoff_max_seconds),
+            # Exponential backoff plus random jitter, so many postings do not retry in lockstep.
+            wait=wait_exponential(multiplier=cfg.backoff_initial_seconds, max=cfg.backoff_max_seconds)
+            + wait_random(0, cfg.backoff_initial_seconds),
             sleep=self._sleep,
             reraise=True,
         )
