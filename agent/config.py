@@ -18,6 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, V
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from .errors import ConfigError
+from .models import normalise_account
 
 ENV_PREFIX = "CONCILIADOR__"
 CONFIG_ENV = "CONCILIADOR_CONFIG"
@@ -55,7 +56,10 @@ def _resolve_secret(value: Any) -> Any:
             raise ValueError(
                 f"the secret file {path} can be read by other users; run 'chmod 600 {path}' (as ssh requires)"
             )
-        return path.read_text(encoding="utf-8").rstrip("\r\n")
+        try:
+            return path.read_text(encoding="utf-8").rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"cannot read the secret file {path}: {getattr(exc, 'strerror', None) or exc}") from None
     return value
 
 
@@ -125,10 +129,6 @@ class CompanySettings(_Section):
     @classmethod
     def _normalise_accounts(cls, value: list[str]) -> list[str]:
         return [normalise_account(a) for a in value]
-
-
-def normalise_account(account: str) -> str:
-    return "".join(account.split()).replace("-", "").upper()
 
 
 class Settings(BaseSettings):
@@ -238,12 +238,18 @@ def _explain(exc: ValidationError, config_file: Path) -> str:
 
 def explain_error(key: str, err: Any, config_file: Path, *, env_key: str = "") -> str:
     """One sentence per invalid setting: where it came from, its value and what is allowed."""
-    where = f"environment variable {env_key}" if env_key and env_key in os.environ else str(config_file)
+    from_env = env_key and any(name.upper() == env_key.upper() for name in os.environ)
+    where = f"environment variable {env_key}" if from_env else str(config_file)
+    if not key:
+        return f"The configuration in {where} is not valid: {err['msg']}."
     if err["type"] == "extra_forbidden":
         return f"Unknown setting {key} in {where}: remove it or check its spelling against config.example.toml."
     if err["type"] == "missing":
         return f"Setting {key} is required but missing from {where}."
     value = err.get("input")
+    # A whole table is never echoed: it may hold secrets, and the message names the problem already.
+    if isinstance(value, (dict, list)):
+        return f"Setting {key} (from {where}) is not allowed: {err['msg']}."
     shown = "**********" if _looks_secret(key) else repr(value)
     allowed = err["msg"]
     if ctx := err.get("ctx"):

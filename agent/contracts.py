@@ -57,7 +57,7 @@ class BankFormat(abc.ABC):
 
 
 class ConnectorSettings(BaseModel):
-    """Base for a connector's own settings (its ``[companies.NAME.erp]`` table).
+    """Base for a connector's own settings (its ``[companies.NAME.erp_settings]`` table).
 
     Unknown keys are refused, so a misspelt setting fails at start instead of being ignored.
     """

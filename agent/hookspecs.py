@@ -49,7 +49,7 @@ def conciliador_erp_connectors() -> list[type[ErpConnector]]:
     """Return ERP connector *classes* (subclasses of :class:`ErpConnector`).
 
     The core instantiates one per company whose config says ``erp = "<name>"``, with the
-    company's ``[companies.NAME.erp]`` table validated by the class's ``Settings`` model. A
+    company's ``[companies.NAME.erp_settings]`` table validated by the class's ``Settings`` model. A
     settings error names the company, key and value, and stops start-up (or keeps the previous
     configuration on reload).
     """

@@ -17,10 +17,9 @@ from pathlib import Path
 import structlog
 
 from . import fsutil
-from .config import normalise_account
 from .contracts import HEAD_BYTES, BankFormat
 from .errors import StatementError
-from .models import StatementLine, StatementSummary
+from .models import StatementLine, StatementSummary, normalise_account
 from .runtime import Runtime
 from .store import utcnow
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 __all__ = [
     "Money",
+    "normalise_account",
     "Currency",
     "StatementLine",
     "StatementSummary",
@@ -32,6 +33,11 @@ __all__ = [
     "PostingResult",
     "CheckResult",
 ]
+
+
+def normalise_account(account: str) -> str:
+    """One spelling per bank account: ``0123-456 789`` and ``0123456789`` are the same account."""
+    return "".join(account.split()).replace("-", "").upper()
 
 
 def _to_decimal(value: Any) -> Any:
@@ -89,7 +95,7 @@ class StatementLine(_Model):
     def identity(self) -> str:
         """Stable identity: account + booking date + bank reference + amount + ordinal."""
         parts = (
-            self.account.replace(" ", "").upper(),
+            normalise_account(self.account),
             self.booking_date.isoformat(),
             self.bank_reference.strip(),
             format(self.amount.normalize(), "f"),

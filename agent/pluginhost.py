@@ -120,27 +120,32 @@ class PluginHost:
     # -- typed calls -----------------------------------------------------------------------
     def bank_formats(self) -> list[BankFormat]:
         formats: dict[str, BankFormat] = {}
+        owners: dict[str, str] = {}
         for plugin_name, items in self._collect("conciliador_bank_formats"):
             for fmt in items:
                 if not isinstance(fmt, BankFormat):
                     raise ConfigError(f"Plugin {plugin_name} returned {fmt!r}, which is not a BankFormat.")
                 if fmt.name in formats:
                     raise ConfigError(
-                        f"Two plugins define the bank format {fmt.name!r}; "
-                        f"{plugin_name} is the second. Remove one or block it in plugins.allow."
+                        f"Plugins {owners[fmt.name]} and {plugin_name} both define the bank format "
+                        f"{fmt.name!r}. Uninstall one, or leave it out of plugins.allow."
                     )
                 formats[fmt.name] = fmt
+                owners[fmt.name] = plugin_name
         return [formats[k] for k in sorted(formats)]
 
     def erp_connectors(self) -> dict[str, type[ErpConnector]]:
         connectors: dict[str, type[ErpConnector]] = {}
+        owners: dict[str, str] = {}
         for plugin_name, items in self._collect("conciliador_erp_connectors"):
             for cls in items:
                 if not (isinstance(cls, type) and issubclass(cls, ErpConnector)):
                     raise ConfigError(f"Plugin {plugin_name} returned {cls!r}, which is not an ErpConnector class.")
                 if cls.name in connectors:
-                    raise ConfigError(f"Two plugins define the ERP connector {cls.name!r}; {plugin_name} is the second.")
+                    raise ConfigError(f"Plugins {owners[cls.name]} and {plugin_name} both define the ERP connector "
+                                      f"{cls.name!r}. Uninstall one, or leave it out of plugins.allow.")
                 connectors[cls.name] = cls
+                owners[cls.name] = plugin_name
         return connectors
 
     def reference_extractors(self) -> list[ReferenceExtractor]:

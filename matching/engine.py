@@ -128,7 +128,9 @@ class Engine:
 
 
 def _field_of(line: StatementLine, token: str) -> str:
+    """Which field of the line holds ``token`` (compared without separators, as the index is)."""
+    key = normalise_reference(token)
     for name in ("remittance", "bank_reference", "end_to_end_id", "payer_name"):
-        if token in getattr(line, name):
+        if key in normalise_reference(getattr(line, name)):
             return name
     return "remittance"

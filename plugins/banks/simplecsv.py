@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -33,7 +32,7 @@ from typing import IO
 
 from pydantic import ValidationError
 
-from conciliador import BankFormat, StatementError, StatementLine, StatementSummary, hookimpl
+from conciliador import HEAD_BYTES, BankFormat, StatementError, StatementLine, StatementSummary, hookimpl
 
 REQUIRED = ("account", "booking_date", "amount", "currency")
 OPTIONAL = ("value_date", "bank_reference", "end_to_end_id", "payer_name", "payer_account", "payer_id",
@@ -51,8 +50,9 @@ class SimpleCsv(BankFormat):
         try:
             text = head.decode("utf-8-sig", errors="strict")
         except UnicodeDecodeError as exc:
-            # The head may cut a multi-byte character at its end; anything earlier is not UTF-8.
-            if exc.start < len(head) - 4:
+            # A full head may cut a multi-byte character at its end; any other decode error means
+            # the file is not UTF-8.
+            if exc.reason != "unexpected end of data" or len(head) < HEAD_BYTES:
                 return 0.0
             text = head[: exc.start].decode("utf-8-sig")
         lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
@@ -65,9 +65,8 @@ class SimpleCsv(BankFormat):
         return 0.9 if set(REQUIRED) <= columns else 0.0
 
     def parse(self, stream: IO[bytes], filename: str) -> Iterator[StatementLine | StatementSummary]:
-        text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
         meta: dict[str, str] = {}
-        reader = csv.reader(text, strict=True)
+        reader = csv.reader(_decoded_lines(stream), strict=True)
         header: list[str] | None = None
         ordinals: Counter[tuple[str, dt.date, str, Decimal]] = Counter()
         totals: dict[tuple[str, str], list] = {}
@@ -98,9 +97,6 @@ class SimpleCsv(BankFormat):
                 acc[2] = min(acc[2], line.booking_date)
                 acc[3] = max(acc[3], line.booking_date)
                 yield line
-        except UnicodeDecodeError as exc:
-            raise StatementError(f"not UTF-8 text (byte {exc.start} of a read block); save it as UTF-8",
-                                 position=f"after line {reader.line_num}") from None
         except csv.Error as exc:
             raise StatementError(f"malformed CSV: {exc}", position=f"line {reader.line_num}") from None
         if header is None:
@@ -122,6 +118,16 @@ class SimpleCsv(BankFormat):
                 declared_count=None,
                 position="header comments",
             )
+
+
+def _decoded_lines(stream: IO[bytes]) -> Iterator[str]:
+    """Decode line by line, so a byte that is not UTF-8 is reported on its own line."""
+    for number, raw in enumerate(stream, start=1):
+        try:
+            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            raise StatementError(f"byte {exc.start + 1} is not UTF-8 text; save the file as UTF-8",
+                                 position=f"line {number}") from None
 
 
 def _read_meta(text: str, meta: dict[str, str], pos: str) -> None:

@@ -23,7 +23,8 @@ import io
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import ValidationError, ValidationInfo, field_validator
@@ -52,6 +53,8 @@ ITEM_OPTIONAL = ("document_date", "due_date", "tax_base", "vat", "cufe")
 POSTING_COLUMNS = ("key", "document", "posted_at", "kind", "customer_id", "currency", "amount",
                    "value_date", "bank_account", "bank_reference", "applied_document", "applied_amount")
 STATUS_COLUMNS = ("document", "cufe", "status", "at")
+NOT_EMPTY = frozenset({"customer_id", "name", "document", "currency", "original_amount", "open_amount", "key"})
+_PLAIN_DECIMAL = re.compile(r"[+-]?\d+(\.\d+)?")
 
 
 class FlatFileSettings(ConnectorSettings):
@@ -115,18 +118,25 @@ class FlatFileErp(ErpConnector):
             yield self._model(OpenItem, pos, **fields)
 
     def _rows(self, filename: str, required: tuple[str, ...]) -> Iterator[tuple[str, dict[str, str]]]:
+        """Rows of ``filename`` as dicts; ``required`` columns must exist, and those in
+        :data:`NOT_EMPTY` must hold a value."""
         path = self.folder / filename
         try:
-            fh = open(path, encoding="utf-8-sig", newline="")
+            data = path.read_bytes()
         except OSError as exc:
             raise RetryableError(f"flatfile ERP: cannot open {path}: {exc.strerror}") from exc
-        with fh:
-            reader = csv.DictReader(fh)
-            missing = [c for c in required if c not in (reader.fieldnames or ())]
-            if missing:
-                raise PermanentError(f"flatfile ERP: {path} lacks the column(s) {', '.join(missing)}")
-            for row in reader:
-                yield f"line {reader.line_num}", {k: (v or "").strip() for k, v in row.items() if k}
+        # Bytes after the last newline are a row whose write was interrupted: it never happened.
+        data = data[: data.rfind(b"\n") + 1]
+        reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline=""))
+        missing = [c for c in required if c not in (reader.fieldnames or ())]
+        if missing:
+            raise PermanentError(f"flatfile ERP: {path} lacks the column(s) {', '.join(missing)}")
+        for row in reader:
+            fields = {k: (v or "").strip() for k, v in row.items() if k}
+            empty = [c for c in required if c in NOT_EMPTY and not fields.get(c)]
+            if empty:
+                raise PermanentError(f"flatfile ERP: {filename} line {reader.line_num} field {empty[0]} is empty")
+            yield f"line {reader.line_num}", fields
 
     def _model(self, model, pos: str, **fields):
         try:
@@ -203,13 +213,9 @@ class _locked_append:
 
 
 def _decimal(text: str, pos: str, field: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise PermanentError(f"flatfile ERP: {pos} field {field}: {text!r} is not a decimal amount") from None
-    if not value.is_finite():
-        raise PermanentError(f"flatfile ERP: {pos} field {field}: {text!r} is not a decimal amount")
-    return value
+    if not _PLAIN_DECIMAL.fullmatch(text):
+        raise PermanentError(f"flatfile ERP: {pos} field {field}: {text!r} is not a plain decimal amount such as 1500.00")
+    return Decimal(text)
 
 
 @hookimpl
