@@ -47,7 +47,8 @@ def _resolve_secret(value: Any) -> Any:
             raise ValueError(f"the environment variable {name} is not set")
         return os.environ[name]
     if value.startswith("file:"):
-        path = Path(value[5:]).expanduser()
+        # $CREDENTIALS_DIRECTORY (systemd LoadCredential=) and ~ are expanded.
+        path = Path(os.path.expandvars(value[5:])).expanduser()
         try:
             mode = path.stat().st_mode
         except OSError as exc:
@@ -64,7 +65,8 @@ def _resolve_secret(value: Any) -> Any:
 
 
 Secret = Annotated[SecretStr, BeforeValidator(_resolve_secret)]
-"""A secret setting: a literal, ``env:VARIABLE`` or ``file:/path/to/file`` (mode 600).
+"""A secret setting: a literal, ``env:VARIABLE`` or ``file:/path/to/file`` (mode 600; environment
+variables in the path are expanded, e.g. ``file:${CREDENTIALS_DIRECTORY}/sap-password``).
 
 Held as :class:`pydantic.SecretStr`, so it prints as ``**********`` in logs, errors and
 ``conciliador check``.

@@ -18,6 +18,7 @@ import structlog
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
+from . import logs
 from .config import Settings, load_config
 from .errors import ConciliadorError, ConfigError
 from .exceptions_file import write_exceptions
@@ -113,6 +114,7 @@ class Agent:
         self._lock_fh = _single_instance(self.rt.folders["state"])
         self.stop = threading.Event()
         self.wake = threading.Event()
+        self.reload_requested = threading.Event()
         self.intake = Intake(self.rt)
         self.poster = Poster(self.rt, self.stop)
         self._next_reconcile = 0.0
@@ -152,9 +154,30 @@ class Agent:
             summary.failed += drained.failed
         summary.exception_files = write_exceptions(self.rt)
 
+    def reload(self) -> bool:
+        """Re-read the configuration file. On any error the running configuration stays (the last
+        good one), so a typo saved during a reload never stops the agent."""
+        try:
+            settings = load_config(self.settings.config_file)
+            if settings.folders != self.settings.folders:
+                raise ConfigError("[paths] cannot change while the agent runs; restart it to use new folders")
+            runtime = build_runtime(settings, open_store=False)
+        except ConciliadorError as exc:
+            log.error("reload_failed", error=str(exc), config=str(self.settings.config_file))
+            return False
+        runtime.db = self.rt.db
+        for connector in self.rt.connectors.values():
+            connector.close()
+        self.settings, self.rt = settings, runtime
+        self.intake = Intake(runtime)
+        self.poster = Poster(runtime, self.stop)
+        logs.configure(settings.logging.level, settings.logging.format)
+        log.info("reloaded", config=str(settings.config_file), companies=sorted(runtime.connectors))
+        return True
+
     # -- the service -------------------------------------------------------------------------
     def serve(self) -> None:
-        """Run until SIGTERM/SIGINT (or :attr:`stop` is set by the caller)."""
+        """Run until SIGTERM/SIGINT (or :attr:`stop` is set by the caller); SIGHUP reloads."""
         cfg = self.settings.intake
         files = _StableFiles(cfg.stable_seconds)
         observer = Observer()
@@ -165,6 +188,10 @@ class Agent:
         next_rescan = 0.0
         try:
             while not self.stop.is_set():
+                if self.reload_requested.is_set():
+                    self.reload_requested.clear()
+                    if self.reload():
+                        files.stable_seconds = self.settings.intake.stable_seconds
                 if time.monotonic() >= next_rescan:
                     for path in self.inbox_files():
                         files.add(path)
@@ -189,8 +216,14 @@ class Agent:
             self.stop.set()
             self.wake.set()
 
+        def _reload(_signum, _frame) -> None:
+            self.reload_requested.set()
+            self.wake.set()
+
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
+        if hasattr(signal, "SIGHUP"):
+            signal.signal(signal.SIGHUP, _reload)
 
 
 def _single_instance(state_folder: Path):

@@ -48,6 +48,14 @@ CATALOG: dict[str, dict[str, str]] = {
 }
 
 
+FIELD_NAMES: dict[str, dict[str, str]] = {
+    "es": {"remittance": "el texto del pago", "bank_reference": "la referencia del banco",
+           "end_to_end_id": "la referencia del pagador", "payer_name": "el nombre del pagador"},
+    "en": {"remittance": "the payment text", "bank_reference": "the bank reference",
+           "end_to_end_id": "the payer's reference", "payer_name": "the payer's name"},
+}
+
+
 class _Keep(dict):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
@@ -58,4 +66,7 @@ def render(code: str, params: Mapping[str, str] | None = None, language: str = "
     texts = CATALOG.get(code)
     if texts is None:
         return code
-    return texts.get(language, texts["es"]).format_map(_Keep(params or {}))
+    values = dict(params or {})
+    if "field" in values:
+        values["field"] = FIELD_NAMES.get(language, FIELD_NAMES["es"]).get(values["field"], values["field"])
+    return texts.get(language, texts["es"]).format_map(_Keep(values))

@@ -321,6 +321,15 @@ def test_secret_from_private_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")
+def test_secret_file_path_expands_credentials_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # systemd's LoadCredential= puts secrets under $CREDENTIALS_DIRECTORY.
+    (tmp_path / "sap-password").write_text("s3cret", encoding="utf-8")
+    (tmp_path / "sap-password").chmod(0o600)
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    assert S(password="file:${CREDENTIALS_DIRECTORY}/sap-password").password.get_secret_value() == "s3cret"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")
 @pytest.mark.parametrize("mode", [0o644, 0o640, 0o604])
 def test_secret_file_readable_by_others_is_refused(tmp_path: Path, mode: int) -> None:
     path = tmp_path / "pw"

@@ -128,3 +128,25 @@ def test_copy_of_archive_folder_is_untouched(workspace: Workspace):
     assert cli("run", "--once", "--config", str(workspace.config)).returncode == 0
     [archived] = workspace.archived()
     assert archived.read_bytes() == data
+
+
+def test_sighup_reload_keeps_the_last_good_config(workspace: Workspace, daemon_factory):
+    ws = workspace
+    d = daemon_factory(ws)
+    good = ws.config.read_text()
+
+    ws.config.write_text(good.replace("stable_seconds = 0.3", "stable_seconds = -1"))
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "reload_failed" in d.output(), 20, "the failed reload to be logged")
+    assert "intake.stable_seconds" in d.output()
+    (ws.inbox / "a.csv").write_bytes(ws.statement("a", _payments(ws, 1, 2)))
+    wait_for(lambda: len(ws.postings()) == 2, 30, "postings under the kept configuration")
+
+    ws.config.write_text('language = "en"\n' + good)
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: '"reloaded"' in d.output(), 20, "the reload")
+    (ws.inbox / "b.csv").write_bytes(ws.statement("b", [("NO REFERENCE HERE", Decimal("123456.00"))], start=50))
+    wait_for(lambda: list((ws.root / "exceptions").glob("exceptions-*-acme.csv")), 30, "an English exceptions file")
+    assert "No reference to an open invoice" in next((ws.root / "exceptions").glob("exceptions-*")).read_text(
+        encoding="utf-8-sig")
+    assert d.stop() == 0
