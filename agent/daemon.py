@@ -36,6 +36,7 @@ log = structlog.get_logger(__name__)
 
 TICK_SECONDS = 0.25
 SNAPSHOT_RETRY_SECONDS = 30.0
+ERROR_PAUSE_SECONDS = 5.0
 
 
 class AlreadyRunning(ConciliadorError):
@@ -131,10 +132,7 @@ class Agent:
     def run_once(self) -> RunSummary:
         """Take everything now in the inbox, decide, drain the outbox, write the exceptions files."""
         summary = RunSummary()
-        for path in self.inbox_files():
-            if self.stop.is_set():
-                break
-            summary.files.append(self.intake.process(path))
+        self._take(self.inbox_files(), summary)
         self._work(summary, force=True)
         summary.pending = self.rt.db.conn.execute(
             "SELECT count(*) FROM outbox WHERE state IN ('pending', 'in_flight')").fetchone()[0]
@@ -142,17 +140,31 @@ class Agent:
             "SELECT count(*) FROM statement_lines WHERE status = 'new'").fetchone()[0]
         return summary
 
+    def _take(self, paths: list[Path], summary: RunSummary) -> None:
+        for path in paths:
+            if self.stop.is_set():
+                break
+            try:
+                summary.files.append(self.intake.process(path))
+            except OSError as exc:  # vanished, unreadable, or the archive cannot be written: next rescan
+                log.error("file_not_taken", file=path.name, error=str(exc))
+
     def _work(self, summary: RunSummary, *, force: bool = False) -> None:
+        """Reconcile, post, and rewrite the exceptions files if anything they show may have changed."""
+        changed = force or bool(summary.files)
         if not self.stop.is_set() and (force or time.monotonic() >= self._next_reconcile) and pending_companies(self.rt):
             stats = reconcile(self.rt)
             summary.reconcile = stats
+            changed = changed or bool(stats.decided)
             if stats.failed_companies:
                 self._next_reconcile = time.monotonic() + SNAPSHOT_RETRY_SECONDS
         if not self.stop.is_set():
             drained = self.poster.drain()
             summary.posted += drained.posted
             summary.failed += drained.failed
-        summary.exception_files = write_exceptions(self.rt)
+            changed = changed or drained.failed > 0
+        if changed:
+            summary.exception_files = write_exceptions(self.rt)
 
     def reload(self) -> bool:
         """Re-read the configuration file. On any error the running configuration stays (the last
@@ -196,13 +208,13 @@ class Agent:
                     for path in self.inbox_files():
                         files.add(path)
                     next_rescan = time.monotonic() + cfg.rescan_seconds
-                summary = RunSummary()
-                for path in files.ready():
-                    if self.stop.is_set():
-                        break
-                    if path.exists():
-                        summary.files.append(self.intake.process(path))
-                self._work(summary)
+                try:
+                    summary = RunSummary()
+                    self._take(files.ready(), summary)
+                    self._work(summary)
+                except Exception:  # e.g. disk full, store locked too long: log, pause, go on
+                    log.exception("step_failed")
+                    self.stop.wait(ERROR_PAUSE_SECONDS)
                 self.wake.wait(TICK_SECONDS)
                 self.wake.clear()
         finally:

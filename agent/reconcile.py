@@ -46,6 +46,9 @@ def reconcile(runtime: Runtime) -> ReconcileStats:
         except ConnectorError as exc:
             stats.failed_companies.append(company)
             log.warning("snapshot_failed", company=company, error=str(exc), retryable=exc.retryable)
+        except Exception:  # a connector bug costs this company a round, not the agent
+            stats.failed_companies.append(company)
+            log.exception("snapshot_failed", company=company)
     return stats
 
 

@@ -40,6 +40,21 @@ def _assert_exactly_once(ws: Workspace, payments: int = PAYMENTS) -> None:
     assert recorded == {k: next(iter(v)) for k, v in documents_per_key.items()}
 
 
+def _run_once_with(ws: Workspace, connector_class):
+    """One in-process pass of the agent with the company's flat-file ERP replaced by a variant
+    that misbehaves the way a real ERP does."""
+    from conciliador.config import load_config
+    from conciliador.daemon import Agent
+
+    (ws.inbox / "e.csv").write_bytes(ws.statement("s", [(f"PAGO {r}", t) for _, r, _, t in ws.invoices]))
+    agent = Agent(load_config(ws.config))
+    agent.rt.connectors["acme"] = connector_class(agent.rt.connectors["acme"].settings, company="acme")
+    try:
+        return agent.run_once()
+    finally:
+        agent.close()
+
+
 @pytest.mark.parametrize("point", ["poster.before_post", "poster.after_post"])
 def test_crash_at_named_point_then_restart(tmp_path, daemon_factory, point):
     ws = make_workspace(tmp_path / "ws", invoices=PAYMENTS)
@@ -86,8 +101,6 @@ def test_sigkill_at_random_instants(tmp_path, daemon_factory):
 
 def test_timeout_after_erp_committed_is_not_posted_twice(tmp_path):
     """A lost response (the ERP committed, the answer never came) is resolved by find_posting."""
-    from conciliador.config import load_config
-    from conciliador.daemon import Agent
     from conciliador.errors import RetryableError
     from conciliador.plugins.flatfile import FlatFileErp
 
@@ -102,22 +115,13 @@ def test_timeout_after_erp_committed_is_not_posted_twice(tmp_path):
             return result
 
     ws = make_workspace(tmp_path / "ws", invoices=3)
-    (ws.inbox / "e.csv").write_bytes(ws.statement("s", [(f"PAGO {r}", t) for _, r, _, t in ws.invoices]))
-    agent = Agent(load_config(ws.config))
-    flat = agent.rt.connectors["acme"]
-    agent.rt.connectors["acme"] = LosesFirstAnswer(flat.settings, company="acme")
-    try:
-        summary = agent.run_once()
-    finally:
-        agent.close()
+    summary = _run_once_with(ws, LosesFirstAnswer)
     assert summary.posted == 3 and summary.pending == 0
     assert len(ws.postings()) == 3
     assert Counter(p["key"] for p in ws.postings()).most_common(1)[0][1] == 1
 
 
 def test_erp_refusal_reaches_finance(tmp_path):
-    from conciliador.config import load_config
-    from conciliador.daemon import Agent
     from conciliador.errors import PermanentError
     from conciliador.plugins.flatfile import FlatFileErp
 
@@ -126,13 +130,7 @@ def test_erp_refusal_reaches_finance(tmp_path):
             raise PermanentError("posting period 2026/11 is closed", erp_message="Período contable 11/2026 cerrado")
 
     ws = make_workspace(tmp_path / "ws", invoices=2)
-    (ws.inbox / "e.csv").write_bytes(ws.statement("s", [(f"PAGO {r}", t) for _, r, _, t in ws.invoices]))
-    agent = Agent(load_config(ws.config))
-    agent.rt.connectors["acme"] = ClosedPeriod(agent.rt.connectors["acme"].settings, company="acme")
-    try:
-        summary = agent.run_once()
-    finally:
-        agent.close()
+    summary = _run_once_with(ws, ClosedPeriod)
     assert summary.failed == 2
     [path] = summary.exception_files
     text = path.read_text(encoding="utf-8-sig")
@@ -140,8 +138,6 @@ def test_erp_refusal_reaches_finance(tmp_path):
 
 
 def test_erp_down_defers_postings_until_it_is_back(tmp_path):
-    from conciliador.config import load_config
-    from conciliador.daemon import Agent
     from conciliador.errors import RetryableError
     from conciliador.plugins.flatfile import FlatFileErp
 
@@ -150,13 +146,7 @@ def test_erp_down_defers_postings_until_it_is_back(tmp_path):
             raise RetryableError("connection refused by erp.example:443")
 
     ws = make_workspace(tmp_path / "ws", invoices=2)
-    (ws.inbox / "e.csv").write_bytes(ws.statement("s", [(f"PAGO {r}", t) for _, r, _, t in ws.invoices]))
-    agent = Agent(load_config(ws.config))
-    agent.rt.connectors["acme"] = Down(agent.rt.connectors["acme"].settings, company="acme")
-    try:
-        summary = agent.run_once()
-    finally:
-        agent.close()
+    summary = _run_once_with(ws, Down)
     assert summary.pending == 2 and summary.posted == 0
     rows = ws.query("SELECT state, attempts, last_error, next_attempt_at FROM outbox")
     assert all(state == "in_flight" and attempts == 5 and "connection refused" in error and retry_at
@@ -176,3 +166,19 @@ def test_once_exit_code_when_erp_cannot_be_read(tmp_path):
     assert result.returncode == 3, result.stderr
     assert "wait" in result.stderr and "open_items.csv" in result.stdout + result.stderr
     assert ws.query("SELECT count(*) FROM statement_lines WHERE status = 'new'")[0][0] == 2
+
+
+def test_connector_bug_while_reading_costs_a_round_not_the_agent(tmp_path):
+    from conciliador.plugins.flatfile import FlatFileErp
+
+    class Buggy(FlatFileErp):
+        def customers(self):
+            raise KeyError("KUNNR")
+
+    ws = make_workspace(tmp_path / "ws", invoices=2)
+    summary = _run_once_with(ws, Buggy)
+    assert summary.undecided == 2 and summary.reconcile.failed_companies == ["acme"]
+    # The next run with a working ERP decides and posts them.
+    result = cli("run", "--once", "--config", str(ws.config))
+    assert result.returncode == 0, result.stderr
+    assert len(ws.postings()) == 2
