@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -51,7 +52,8 @@ def run(config: ConfigOption = None,
     agent.install_signal_handlers()
     try:
         if once:
-            summary = agent.run_once()
+            with _progress() as progress:
+                summary = agent.run_once(progress)
             if summary.undecided:
                 companies = ", ".join(summary.reconcile.failed_companies)
                 err.print(f"{summary.undecided} statement line(s) wait because the ERP of {companies or 'a company'} "
@@ -64,6 +66,35 @@ def run(config: ConfigOption = None,
             agent.serve()
     finally:
         agent.close()
+
+
+class _RichProgress:
+    """rich progress bars, one per stage (files, postings), on the terminal's stderr."""
+
+    LABELS = {"files": "Extractos", "postings": "Aplicaciones en el ERP"}
+
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            console=err, transient=False)
+        self.tasks: dict[str, int] = {}
+
+    def stage(self, name: str, total: int) -> None:
+        self.tasks[name] = self.bar.add_task(self.LABELS.get(name, name), total=total)
+
+    def advance(self, name: str) -> None:
+        self.bar.advance(self.tasks[name])
+
+
+@contextlib.contextmanager
+def _progress():
+    if not err.is_terminal:
+        yield None
+        return
+    progress = _RichProgress()
+    with progress.bar:
+        yield progress
 
 
 @app.command()

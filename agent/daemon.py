@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import structlog
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -41,6 +42,22 @@ ERROR_PAUSE_SECONDS = 5.0
 
 class AlreadyRunning(ConciliadorError):
     pass
+
+
+class Progress(Protocol):
+    """Where long work reports how far it got (a rich progress bar on a terminal)."""
+
+    def stage(self, name: str, total: int) -> None: ...
+
+    def advance(self, name: str) -> None: ...
+
+
+class _NoProgress:
+    def stage(self, name: str, total: int) -> None:
+        pass
+
+    def advance(self, name: str) -> None:
+        pass
 
 
 @dataclass
@@ -119,6 +136,7 @@ class Agent:
         self.intake = Intake(self.rt)
         self.poster = Poster(self.rt, self.stop)
         self._next_reconcile = 0.0
+        self.progress: Progress = _NoProgress()
 
     def close(self) -> None:
         self.rt.close()
@@ -129,11 +147,17 @@ class Agent:
     def inbox_files(self) -> list[Path]:
         return sorted(p for p in self.rt.folders["inbox"].iterdir() if p.is_file() and is_candidate(p))
 
-    def run_once(self) -> RunSummary:
+    def run_once(self, progress: Progress | None = None) -> RunSummary:
         """Take everything now in the inbox, decide, drain the outbox, write the exceptions files."""
         summary = RunSummary()
-        self._take(self.inbox_files(), summary)
-        self._work(summary, force=True)
+        self.progress = progress or _NoProgress()
+        try:
+            files = self.inbox_files()
+            self.progress.stage("files", len(files))
+            self._take(files, summary)
+            self._work(summary, force=True)
+        finally:
+            self.progress = _NoProgress()
         summary.pending = self.rt.db.conn.execute(
             "SELECT count(*) FROM outbox WHERE state IN ('pending', 'in_flight')").fetchone()[0]
         summary.undecided = self.rt.db.conn.execute(
@@ -148,6 +172,7 @@ class Agent:
                 summary.files.append(self.intake.process(path))
             except OSError as exc:  # vanished, unreadable, or the archive cannot be written: next rescan
                 log.error("file_not_taken", file=path.name, error=str(exc))
+            self.progress.advance("files")
 
     def _work(self, summary: RunSummary, *, force: bool = False) -> None:
         """Reconcile, post, and rewrite the exceptions files if anything they show may have changed."""
@@ -159,7 +184,7 @@ class Agent:
             if stats.failed_companies:
                 self._next_reconcile = time.monotonic() + SNAPSHOT_RETRY_SECONDS
         if not self.stop.is_set():
-            drained = self.poster.drain()
+            drained = self.poster.drain(self.progress)
             summary.posted += drained.posted
             summary.failed += drained.failed
             changed = changed or drained.failed > 0

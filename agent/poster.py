@@ -48,13 +48,18 @@ class Poster:
         ).fetchall()
         return [r[0] for r in rows]
 
-    def drain(self) -> DrainStats:
+    def drain(self, progress=None) -> DrainStats:
         stats = DrainStats()
-        for key in self.due():
+        due = self.due()
+        if progress is not None and due:
+            progress.stage("postings", len(due))
+        for key in due:
             if self.stop.is_set():
                 break
             outcome = self.post_one(key)
             setattr(stats, outcome, getattr(stats, outcome) + 1)
+            if progress is not None:
+                progress.advance("postings")
         return stats
 
     def post_one(self, key: str) -> str:
