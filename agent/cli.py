@@ -132,6 +132,60 @@ def demo(dir: Annotated[Path, typer.Option("--dir", help="Workspace folder to cr
     run_demo(config_path, out)
 
 
+@app.command()
+def parse(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Bank statement file.")],
+          as_json: Annotated[bool, typer.Option("--json", help="Print every line as JSON (one object per line).")] = False,
+          config: ConfigOption = None) -> None:
+    """Show what the agent reads from a bank file: format, account, period, balances, lines."""
+    from .parsereport import parse_file
+    from .pluginhost import PluginHost
+
+    allow = None
+    if config is not None:
+        try:
+            from .config import load_config
+
+            allow = load_config(config).plugins.allow
+        except ConciliadorError as exc:
+            _fail(exc)
+    formats = PluginHost(allow=allow).load().bank_formats()
+    on_line = (lambda line: print(line.model_dump_json())) if as_json else None
+    report = parse_file(file, formats, on_line=on_line)
+    if as_json:
+        if report.error:
+            err.print(f"[bold red]{file.name}:[/] {report.error}", highlight=False)
+            raise typer.Exit(1)
+        return
+    _print_report(report)
+    if report.error:
+        raise typer.Exit(1)
+
+
+def _print_report(report) -> None:
+    scores = ", ".join(f"{name} {score:.2f}" for name, score in report.scores) or "none"
+    out.print(f"[bold]{report.path.name}[/]  format: [cyan]{report.format or '-'}[/]  (scores: {scores})")
+    for checked in report.statements:
+        s = checked.summary
+        period = f"{s.period_from or '?'} .. {s.period_to or '?'}"
+        balance = f"opening {s.opening_balance}  closing {s.closing_balance}" if s.opening_balance is not None \
+            or s.closing_balance is not None else "no balances"
+        flag = f"  [bold yellow]balance break {checked.balance_break}[/]" if checked.balance_break is not None else ""
+        out.print(f"  statement {s.statement_id or '-'}  account {s.account} {s.currency}  {period}  {balance}  "
+                  f"lines {checked.line_count}{flag}", highlight=False)
+    out.print(f"  lines {report.line_count}  credits {report.credit_sum}  debits {report.debit_sum}  "
+              f"currencies {', '.join(sorted(report.currencies)) or '-'}", highlight=False)
+    if report.first_lines:
+        table = Table(title=f"first {len(report.first_lines)} lines")
+        for column in ("date", "amount", "ccy", "bank ref", "payer", "remittance"):
+            table.add_column(column, overflow="fold", justify="right" if column == "amount" else "left")
+        for line in report.first_lines:
+            table.add_row(str(line.booking_date), str(line.amount), line.currency, line.bank_reference,
+                          line.payer_name, line.remittance[:60])
+        out.print(table)
+    if report.error:
+        err.print(f"[bold red]refused:[/] {report.error}", highlight=False)
+
+
 @plugins_app.command("list")
 def plugins_list(config: ConfigOption = None,
                  as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -17,10 +16,11 @@ from pathlib import Path
 import structlog
 
 from . import fsutil
-from .contracts import HEAD_BYTES, BankFormat
+from .contracts import BankFormat
 from .errors import StatementError
 from .models import StatementLine, StatementSummary, normalise_account
 from .runtime import Runtime
+from .statements import Checked, StatementChecker, detect
 from .store import utcnow
 
 log = structlog.get_logger(__name__)
@@ -63,7 +63,7 @@ class Intake:
         if known is not None:
             return self._already_known(path, size, sha, known["id"], Path(known["stored_path"]))
 
-        fmt, scores = self._detect(path)
+        fmt, scores = detect(path, self.rt.formats)
         if fmt is None:
             tried = ", ".join(f"{n} {s:.2f}" for n, s in scores) or "none installed"
             return self._quarantine(path, size, sha, "No installed bank format recognises this file "
@@ -86,44 +86,25 @@ class Intake:
         return Outcome("archived", target, new_lines, format=fmt.name)
 
     # -- steps -----------------------------------------------------------------------------
-    def _detect(self, path: Path) -> tuple[BankFormat | None, list[tuple[str, float]]]:
-        with open(path, "rb") as fh:
-            head = fh.read(HEAD_BYTES)
-        scores: list[tuple[float, str, BankFormat]] = []
-        for fmt in self.rt.formats:
-            try:
-                score = float(fmt.detect(head, path.name))
-            except Exception as exc:
-                log.warning("detect_failed", format=fmt.name, file=path.name, error=repr(exc))
-                continue
-            if score > 0:
-                scores.append((min(score, 1.0), fmt.name, fmt))
-        scores.sort(key=lambda s: (-s[0], s[1]))
-        return (scores[0][2] if scores else None), [(n, s) for s, n, _ in scores]
-
     def _store(self, conn, path: Path, size: int, sha: str, fmt: BankFormat, target: Path):
-        received = utcnow()
         file_id = conn.execute(
             "INSERT INTO files(sha256, original_name, size, received_at, status, format, stored_path) "
-            "VALUES (?, ?, ?, ?, 'archived', ?, ?)", (sha, path.name, size, received, fmt.name, str(target))
+            "VALUES (?, ?, ?, ?, 'archived', ?, ?)", (sha, path.name, size, utcnow(), fmt.name, str(target))
         ).lastrowid
-        totals: dict[tuple[str, str], list] = defaultdict(lambda: [Decimal(0), 0])
+        checker = StatementChecker(strict_balances=self.settings.intake.strict_balances)
         summaries: list[StatementSummary] = []
         new_lines = seen_lines = 0
         with open(path, "rb") as fh:
             for item in fmt.parse(fh, path.name):
                 if isinstance(item, StatementLine):
-                    acc = totals[(normalise_account(item.account), item.currency)]
-                    acc[0] += item.amount
-                    acc[1] += 1
+                    checker.add(item)
                     if self._store_line(conn, file_id, item):
                         new_lines += 1
                     else:
                         seen_lines += 1
                 elif isinstance(item, StatementSummary):
                     summaries.append(item)
-                    self._store_summary(conn, file_id, item, totals.pop((normalise_account(item.account), item.currency),
-                                                                          [Decimal(0), 0]))
+                    self._store_summary(conn, file_id, checker.close(item))
                 else:
                     raise StatementError(f"the parser yielded {type(item).__name__}, not a statement line or summary")
         if new_lines + seen_lines == 0:
@@ -148,30 +129,16 @@ class Intake:
             return False
         return True
 
-    def _store_summary(self, conn, file_id: int, s: StatementSummary, totals: list) -> None:
-        lines_total, count = totals
-        where = s.position or f"statement {s.statement_id or s.account}"
-        if s.declared_count is not None and s.declared_count != count:
-            raise StatementError(f"the file declares {s.declared_count} transactions but holds {count}",
-                                 position=where, field="count")
-        if s.declared_total is not None and s.declared_total != lines_total:
-            raise StatementError(f"the control total is {s.declared_total} but the transactions add up to {lines_total}",
-                                 position=where, field="control total")
-        balance_break = None
-        if s.opening_balance is not None and s.closing_balance is not None:
-            gap = s.closing_balance - s.opening_balance - lines_total
-            if gap:
-                balance_break = str(gap)
-                message = (f"opening balance {s.opening_balance} plus the transactions ({lines_total}) does not "
-                           f"equal the closing balance {s.closing_balance}: {gap} is missing")
-                if self.settings.intake.strict_balances:
-                    raise StatementError(message + " (intake.strict_balances is on)", position=where, field="balance")
-                log.warning("balance_break", account=s.account, statement=s.statement_id, gap=str(gap))
+    def _store_summary(self, conn, file_id: int, checked: Checked) -> None:
+        s = checked.summary
+        if checked.balance_break is not None:
+            log.warning("balance_break", account=s.account, statement=s.statement_id, gap=str(checked.balance_break))
         conn.execute(
             "INSERT INTO statements(file_id, statement_id, account, currency, period_from, period_to, "
             "opening_balance, closing_balance, lines_total, line_count, balance_break) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (file_id, s.statement_id, normalise_account(s.account), s.currency, _iso(s.period_from), _iso(s.period_to),
-             _str(s.opening_balance), _str(s.closing_balance), str(lines_total), count, balance_break),
+             _str(s.opening_balance), _str(s.closing_balance), str(checked.lines_total), checked.line_count,
+             _str(checked.balance_break)),
         )
 
     def _already_known(self, path: Path, size: int, sha: str, file_id: int, stored: Path) -> Outcome:

@@ -90,7 +90,7 @@ class SimpleCsv(BankFormat):
                 if len(row) != len(header):
                     raise StatementError(f"{len(row)} fields where the header has {len(header)}", position=pos)
                 fields = dict(zip(header, (cell.strip() for cell in row)))
-                line = _line(fields, pos, ordinals)
+                line = _line(fields, pos, ordinals, meta.get("statement_id", ""))
                 acc = totals.setdefault((line.account, line.currency), [Decimal(0), 0, line.booking_date, line.booking_date])
                 acc[0] += line.amount
                 acc[1] += 1
@@ -144,7 +144,7 @@ def _read_meta(text: str, meta: dict[str, str], pos: str) -> None:
     meta[key] = value
 
 
-def _line(fields: dict[str, str], pos: str, ordinals: Counter) -> StatementLine:
+def _line(fields: dict[str, str], pos: str, ordinals: Counter, statement_id: str) -> StatementLine:
     for name in ("booking_date", "value_date"):
         if fields.get(name):
             try:
@@ -163,7 +163,8 @@ def _line(fields: dict[str, str], pos: str, ordinals: Counter) -> StatementLine:
     ordinal = ordinals[identity]
     ordinals[identity] += 1
     try:
-        return StatementLine(**{k: v for k, v in fields.items() if v != ""}, ordinal=ordinal, position=pos)
+        return StatementLine(**{k: v for k, v in fields.items() if v != ""}, ordinal=ordinal, position=pos,
+                             statement_id=statement_id)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         field = ".".join(str(p) for p in err["loc"])

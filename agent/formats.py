@@ -1,0 +1,79 @@
+"""Helpers every bank-format plugin needs, so each format does not write its own.
+
+Public for third-party plugins too: ``from conciliador.formats import Ordinals, parse_amount``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import Counter
+from decimal import Decimal
+
+from .errors import StatementError
+
+__all__ = ["Ordinals", "parse_amount", "parse_date", "secure_xml_parser_options"]
+
+_DIGITS = re.compile(r"\d+")
+
+
+class Ordinals:
+    """Gives transactions that share account, booking date, bank reference and amount within one
+    file the ordinals 0, 1, 2 ... in order, so two identical real transactions keep two identities
+    and the same file read again gives the same ones."""
+
+    def __init__(self) -> None:
+        self._seen: Counter[tuple] = Counter()
+
+    def __call__(self, account: str, booking_date: dt.date, bank_reference: str, amount: Decimal) -> int:
+        key = ("".join(account.split()).replace("-", "").upper(), booking_date, bank_reference.strip(), amount.normalize())
+        ordinal = self._seen[key]
+        self._seen[key] += 1
+        return ordinal
+
+
+def parse_amount(text: str, *, decimal_mark: str = ".", thousands: str = "", implied_decimals: int | None = None,
+                 position: str = "", field: str = "amount") -> Decimal:
+    """Parse an amount written as text, exactly.
+
+    ``decimal_mark`` is ``.`` or ``,``; ``thousands`` the group separator allowed (``""`` for
+    none, ``.``, ``,``, ``" "`` or ``"'"``); ``implied_decimals`` for fixed-width formats whose
+    amounts are digits only (Asobancaria, BAI2: ``123456`` with 2 implied decimals is 1234.56).
+    A leading ``-`` or ``+`` is kept. Anything else raises :class:`StatementError` naming
+    ``position`` and ``field``.
+    """
+    raw = text
+    text = text.strip()
+    sign = ""
+    if text[:1] in "+-":
+        sign, text = ("-" if text[0] == "-" else ""), text[1:].strip()
+    if implied_decimals is not None:
+        if not _DIGITS.fullmatch(text):
+            raise StatementError(f"{raw!r} is not an amount of digits only", position=position, field=field)
+        value = Decimal(text).scaleb(-implied_decimals)
+        return -value if sign else value
+    if thousands:
+        groups = text.split(decimal_mark)[0].split(thousands)
+        if len(groups) > 1 and (not (1 <= len(groups[0]) <= 3) or any(len(g) != 3 for g in groups[1:])):
+            raise StatementError(f"{raw!r} has misplaced thousands separators", position=position, field=field)
+        text = text.replace(thousands, "")
+    whole, mark, fraction = text.partition(decimal_mark)
+    if not whole and mark:
+        whole = "0"
+    if not _DIGITS.fullmatch(whole) or (fraction and not _DIGITS.fullmatch(fraction)):
+        raise StatementError(f"{raw!r} is not an amount (decimal mark {decimal_mark!r})", position=position, field=field)
+    return Decimal(f"{sign}{whole}.{fraction or '0'}") if mark else Decimal(f"{sign}{whole}")
+
+
+def parse_date(text: str, fmt: str, *, position: str = "", field: str = "date") -> dt.date:
+    """``datetime.strptime`` with an error that names the position and field."""
+    try:
+        return dt.datetime.strptime(text.strip(), fmt).date()
+    except ValueError:
+        raise StatementError(f"{text!r} is not a valid date as {fmt}", position=position, field=field) from None
+
+
+def secure_xml_parser_options() -> dict:
+    """Keyword arguments for every lxml parser or iterparse reading bank XML: no entities, no
+    network, no DTD (CVE-2026-41066: iterparse resolved entities by default before lxml 6.1)."""
+    return {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False}
