@@ -8,13 +8,19 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Drivers and the database the ODBC-based connectors are tested against.
 SYSTEM_PACKAGES := unixodbc odbc-postgresql libsqliteodbc postgresql
 
-.PHONY: demo test system-deps venv clean
+.PHONY: demo test docs system-deps venv clean
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/conciliador demo --dir demo --force
 
 test: system-deps $(VENV)/.installed-test
 	$(PY) -m pytest
+
+# docs/plugin-reference.md is generated from hookspecs, contracts, models and the conformance kit;
+# tests/test_sdk_docs.py fails when it is stale. (The example plugin in examples/ is installed by
+# its own test, into a folder of its own, so the suite's environment stays plain.)
+docs: $(VENV)/.installed
+	$(PY) -m conciliador.docgen
 
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do \

@@ -3,6 +3,10 @@
 Plugins import what they need from here and nothing else:
 
     from conciliador import hookimpl, BankFormat, StatementLine, StatementError
+
+A plugin module also declares the plugin API it was written for (see :data:`PLUGIN_API_VERSION`)::
+
+    CONCILIADOR_PLUGIN_API = "1"
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -10,6 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from .contracts import HEAD_BYTES, BankFormat, ConnectorSettings, ErpConnector, ReferenceExtractor
 from .errors import ConciliadorError, ConfigError, ConnectorError, PermanentError, RetryableError, StatementError
 from .hookspecs import hookimpl
+from .pluginhost import PLUGIN_API_VERSION
 from .models import (
     Application,
     CheckResult,
@@ -23,6 +28,7 @@ from .models import (
     PostingResult,
     StatementLine,
     StatementSummary,
+    Withholding,
 )
 
 try:
@@ -45,6 +51,7 @@ __all__ = [
     "ErpConnector",
     "Evidence",
     "OpenItem",
+    "PLUGIN_API_VERSION",
     "PermanentError",
     "Posting",
     "PostingKind",
@@ -54,6 +61,7 @@ __all__ = [
     "StatementError",
     "StatementLine",
     "StatementSummary",
+    "Withholding",
     "hookimpl",
     "__version__",
 ]

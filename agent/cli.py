@@ -17,8 +17,10 @@ from . import logs
 from .errors import ConciliadorError, ConfigError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="On-premise bank reconciliation agent.")
-plugins_app = typer.Typer(no_args_is_help=True, help="Inspect installed plugins.")
+plugins_app = typer.Typer(no_args_is_help=True, help="Inspect installed plugins, or start a new one.")
 app.add_typer(plugins_app, name="plugins")
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures.")
+app.add_typer(bench_app, name="bench")
 
 out = Console()
 err = Console(stderr=True)
@@ -212,6 +214,56 @@ def plugins_list(config: ConfigOption = None,
     out.print(table)
     for line in host.skipped + host.errors:
         err.print(line)
+
+
+@bench_app.command("matching")
+def bench_matching(lines: Annotated[int, typer.Option(help="Statement lines to generate.")] = 20_000,
+                   items: Annotated[int, typer.Option(help="Open items in the ERP.")] = 100_000,
+                   customers: Annotated[int, typer.Option(help="Customers.")] = 2_500,
+                   seed: Annotated[int, typer.Option(help="Seed of the generated data set.")] = 2026,
+                   as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False) -> None:
+    """Generate a labeled Colombian data set and measure the matching engine against it."""
+    import resource
+
+    from .matching import bench
+
+    data = bench.generate(lines=lines, items=items, customers=customers, seed=seed)
+    report = bench.run(data)
+    figures = bench.summary(report) | {
+        "net_of_withholding_share": bench.net_of_withholding_share(data), "seed": seed,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    missed = bench.check_targets(report, data)
+    if as_json:
+        print(json.dumps({"figures": figures, "targets_missed": missed, "categories": [
+            dict(zip(("category", "lines", "auto_pct", "precision_pct", "correct_pct", "false_auto_pct", "suggest_hits"), r))
+            for r in bench.format_report(report)]}, indent=2))
+    else:
+        table = Table(title=f"matching benchmark: {lines:,} lines, {data.item_count:,} open items, seed {seed}")
+        for column in ("category", "lines", "auto %", "precision % (invoices)", "correct %", "false auto %",
+                       "suggestions with answer in top 3"):
+            table.add_column(column, justify="left" if column == "category" else "right")
+        for row in bench.format_report(report):
+            table.add_row(*row)
+        out.print(table)
+        for key, value in figures.items():
+            out.print(f"  {key}: {value:.4f}" if isinstance(value, float) else f"  {key}: {value}", highlight=False)
+        out.print("[green]All targets met.[/]" if not missed else "[bold red]Targets missed:[/] " + "; ".join(missed))
+    if missed:
+        raise typer.Exit(1)
+
+
+@plugins_app.command("new")
+def plugins_new(kind: Annotated[str, typer.Argument(help="erp or bank")],
+                name: Annotated[str, typer.Argument(help="Plugin name, e.g. banco-andino or siesa.")],
+                dir: Annotated[Optional[Path], typer.Option("--dir", help="Folder to create (default ./conciliador-NAME).")] = None) -> None:
+    """Create a ready-to-install plugin package that passes the conformance kit."""
+    from .scaffold import create, next_steps
+
+    try:
+        target = create(kind, name, dir)
+    except ConciliadorError as exc:
+        _fail(exc)
+    print(next_steps(kind, target))
 
 
 @app.command()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+from decimal import Decimal
 import stat
 import sys
 from pathlib import Path
@@ -94,6 +95,7 @@ class PathsSettings(_Section):
 
 class IntakeSettings(_Section):
     stable_seconds: float = Field(2.0, ge=0, le=3600)
+    bank_profiles: Path | None = None
     rescan_seconds: float = Field(60.0, gt=0, le=86400)
     max_file_mb: int = Field(512, ge=1, le=16384)
     strict_balances: bool = False
@@ -107,7 +109,31 @@ class PosterSettings(_Section):
 
 
 class MatchingSettings(_Section):
+    """See matching/config.py for what each setting does; defaults are the engine's."""
+
     min_reference_length: int = Field(3, ge=1, le=40)
+    min_numeric_reference: int = Field(4, ge=2, le=20)
+    apply_threshold: Decimal = Field(Decimal("0.9"), ge=Decimal("0.5"), le=1)
+    tolerance_absolute: Decimal = Field(Decimal("0"), ge=0)
+    tolerance_percent: Decimal = Field(Decimal("0"), ge=0, le=10)
+    rounding_per_invoice: Decimal = Field(Decimal("1"), ge=0)
+    retefuente_rates: list[Decimal] = Field(default_factory=lambda: [Decimal(r) for r in ("0.025", "0.035", "0.04", "0.06", "0.11", "0.01")])
+    reteiva_rates: list[Decimal] = Field(default_factory=lambda: [Decimal("0.15")])
+    reteica_rates: list[Decimal] = Field(default_factory=lambda: [Decimal(r) for r in ("0.00414", "0.00966", "0.01104")])
+    withholding_unit: Decimal = Field(Decimal("1"), gt=0)
+    interchangeable: Literal["suggest", "oldest_first"] = "suggest"
+    unknown_invoices: Literal["suggest", "on_account"] = "suggest"
+    name_cutoff: float = Field(90.0, ge=50, le=100)
+    name_margin: float = Field(6.0, ge=0, le=50)
+    max_candidates: int = Field(60, ge=2, le=500)
+    max_combination: int = Field(5, ge=1, le=5)
+
+    @field_validator("retefuente_rates", "reteiva_rates", "reteica_rates")
+    @classmethod
+    def _rates(cls, value: list[Decimal]) -> list[Decimal]:
+        if any(r <= 0 or r >= 1 for r in value):
+            raise ValueError("rates are fractions between 0 and 1, e.g. \"0.025\" for 2.5 %")
+        return value
 
 
 class LoggingSettings(_Section):

@@ -129,6 +129,12 @@ def _statement(rng: random.Random, invoices: list[Invoice], day: dt.date) -> str
     rows.append((first.customer_name, first.total + second.total, f"PAGO {first.reference} Y {second.reference}", ""))
     typo = take()
     rows.append((typo.customer_name, typo.total, "PAGO FACTURA " + typo.reference.replace("0", "O", 1), ""))
+    # What no engine should place by itself: payers outside the customer base, and a known
+    # customer paying an amount that none of its invoices explains.
+    rows += [("CONSORCIO VIAL ORIENTE 2026", Decimal("4350000"), "TRANSFERENCIA", ""),
+             ("JUAN CARLOS PEREZ GOMEZ", Decimal("780000"), "CONSIGNACION", "")]
+    known = take()
+    rows.append((known.customer_name, Decimal("1234567"), f"ABONO CUENTA NIT {known.tax_id}", ""))
     rows += [("", Decimal("-8500"), "COMISION TRANSFERENCIA ACH", ""),
              ("", Decimal("-1619"), "IVA COMISION", ""),
              ("", Decimal("-48600"), "GMF 4X1000", "")]

@@ -20,15 +20,31 @@ _DIGITS = re.compile(r"\d+")
 class Ordinals:
     """Gives transactions that share account, booking date, bank reference and amount within one
     file the ordinals 0, 1, 2 ... in order, so two identical real transactions keep two identities
-    and the same file read again gives the same ones."""
+    and the same file read again gives the same ones.
+
+    Memory stays bounded for files in date order (what banks send): per account only the current
+    booking date's counts are kept. If a file's dates go backwards for an account, that account
+    switches to keeping every count, which is always correct, only larger.
+    """
 
     def __init__(self) -> None:
-        self._seen: Counter[tuple] = Counter()
+        self._day: dict[str, dt.date] = {}
+        self._seen: dict[str, Counter[tuple]] = {}
+        self._keep_all: set[str] = set()
 
     def __call__(self, account: str, booking_date: dt.date, bank_reference: str, amount: Decimal) -> int:
-        key = ("".join(account.split()).replace("-", "").upper(), booking_date, bank_reference.strip(), amount.normalize())
-        ordinal = self._seen[key]
-        self._seen[key] += 1
+        acct = "".join(account.split()).replace("-", "").upper()
+        seen = self._seen.setdefault(acct, Counter())
+        current = self._day.get(acct)
+        if current is not None and booking_date != current and acct not in self._keep_all:
+            if booking_date > current:
+                seen.clear()
+            else:
+                self._keep_all.add(acct)
+        self._day[acct] = max(booking_date, current or booking_date)
+        key = (booking_date, bank_reference.strip(), amount.normalize())
+        ordinal = seen[key]
+        seen[key] += 1
         return ordinal
 
 
@@ -52,12 +68,14 @@ def parse_amount(text: str, *, decimal_mark: str = ".", thousands: str = "", imp
             raise StatementError(f"{raw!r} is not an amount of digits only", position=position, field=field)
         value = Decimal(text).scaleb(-implied_decimals)
         return -value if sign else value
+    whole, mark, fraction = text.partition(decimal_mark)
     if thousands:
-        groups = text.split(decimal_mark)[0].split(thousands)
+        # Separators belong in the whole part only, in groups of three: "1,000.00" read with
+        # decimal mark "," is refused, never taken as 1.00000.
+        groups = whole.split(thousands)
         if len(groups) > 1 and (not (1 <= len(groups[0]) <= 3) or any(len(g) != 3 for g in groups[1:])):
             raise StatementError(f"{raw!r} has misplaced thousands separators", position=position, field=field)
-        text = text.replace(thousands, "")
-    whole, mark, fraction = text.partition(decimal_mark)
+        whole = "".join(groups)
     if not whole and mark:
         whole = "0"
     if not _DIGITS.fullmatch(whole) or (fraction and not _DIGITS.fullmatch(fraction)):

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .contracts import BankFormat, ErpConnector, ReferenceExtractor
     from .models import Decision, Posting, PostingResult, StatementLine, StatementSummary
 
@@ -41,6 +43,19 @@ def conciliador_bank_formats() -> list[BankFormat]:
     format's ``detect(head, filename)`` and parses with the highest score above zero; ties are
     broken by format name so detection is deterministic. Names must be unique across plugins;
     a clash is refused at load with both plugins named.
+    """
+
+
+@hookspec
+def conciliador_bank_formats_from(folder: Path) -> list[BankFormat]:
+    """Return bank formats described by data files in ``folder``, for plugins whose formats are
+    data rather than code (the built-in bank-export profiles read ``*.toml`` there).
+
+    ``folder`` is the ``intake.bank_profiles`` setting, resolved against the configuration file;
+    the hook is not called when the setting is absent. Called once per configuration load, like
+    ``conciliador_bank_formats``, and the formats join those. Raise
+    :class:`~conciliador.errors.ConfigError` naming the file, key and value for a file that cannot
+    be used: start-up (or a reload) stops with that message. Ignore files that are not yours.
     """
 
 

@@ -107,8 +107,8 @@ class Intake:
                     self._store_summary(conn, file_id, checker.close(item))
                 else:
                     raise StatementError(f"the parser yielded {type(item).__name__}, not a statement line or summary")
-        if new_lines + seen_lines == 0:
-            raise StatementError("the file holds no transactions")
+        if new_lines + seen_lines == 0 and not summaries:
+            raise StatementError("the file holds no statement and no transactions")
         conn.execute("UPDATE files SET line_count = ? WHERE id = ?", (new_lines, file_id))
         self.db.audit(conn, "file_accepted", file_id=file_id, name=path.name, format=fmt.name,
                       new_lines=new_lines, already_seen=seen_lines, sha256=sha)

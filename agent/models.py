@@ -25,6 +25,7 @@ __all__ = [
     "Customer",
     "OpenItem",
     "Evidence",
+    "Withholding",
     "Application",
     "DecisionKind",
     "Decision",
@@ -36,8 +37,10 @@ __all__ = [
 
 
 def normalise_account(account: str) -> str:
-    """One spelling per bank account: ``0123-456 789`` and ``0123456789`` are the same account."""
-    return "".join(account.split()).replace("-", "").upper()
+    """One spelling per bank account: ``0123-456 789``, ``0123456789`` and ``123456789`` are the
+    same account (fixed-width formats pad numbers with zeros that people leave out)."""
+    compact = "".join(account.split()).replace("-", "").upper()
+    return compact.lstrip("0") or compact if compact.isdigit() else compact
 
 
 def _to_decimal(value: Any) -> Any:
@@ -120,6 +123,9 @@ class StatementSummary(_Model):
     closing_balance: Money | None = None
     declared_count: int | None = Field(default=None, description="Number of lines the file says it holds.")
     declared_total: Money | None = Field(default=None, description="Control total the file declares.")
+    declared_movement: Money | None = Field(
+        default=None, description="Net movement an interim report declares (MT942 :90C: - :90D:). Unlike "
+        "declared_total, a difference is recorded as a break, not refused.")
     position: str = ""
 
 
@@ -151,6 +157,8 @@ class OpenItem(_Model):
     tax_base: Money | None = None
     vat: Money | None = None
     cufe: str = Field(default="", description="DIAN e-invoice id (CUFE), when it is one.")
+    discount_rate: Decimal | None = Field(default=None, description="Early-payment discount, e.g. 0.02 for 2 %.")
+    discount_until: dt.date | None = Field(default=None, description="Last day the discount may be taken.")
 
 
 class Evidence(_Model):
@@ -163,13 +171,34 @@ class Evidence(_Model):
     detail: dict[str, str] = Field(default_factory=dict)
 
 
+class Withholding(_Model):
+    """A tax the payer withheld instead of paying (Colombia: retención en la fuente, ReteIVA,
+    ReteICA), computed on the invoice's base or IVA; it clears the invoice like cash does."""
+
+    kind: str = Field(description="retefuente, reteiva or reteica.")
+    rate: Decimal
+    base: Money
+    amount: Money
+
+
 class Application(_Model):
-    """Part of a payment applied to one open item."""
+    """Part of a payment applied to one open item.
+
+    ``amount`` is the cash applied. The item's balance is cleared by :attr:`cleared`: the cash plus
+    what the payer withheld, the early-payment discount taken and any write-off in tolerance.
+    """
 
     document: str
     reference: str = ""
     amount: Money
     currency: Currency
+    withholdings: tuple[Withholding, ...] = ()
+    discount: Money = Decimal(0)
+    write_off: Money = Decimal(0)
+
+    @property
+    def cleared(self) -> Decimal:
+        return self.amount + sum((w.amount for w in self.withholdings), Decimal(0)) + self.discount + self.write_off
 
 
 class DecisionKind(StrEnum):
@@ -190,13 +219,14 @@ class Decision(_Model):
     candidates: tuple[tuple[Application, ...], ...] = Field(
         default=(), description="Ranked alternatives for 'suggest' decisions."
     )
+    on_account: Money = Field(default=Decimal(0), description="Part of the payment left on the customer's account.")
     reason: str = Field(default="", description="Message code explaining the outcome.")
     evidence: tuple[Evidence, ...] = ()
 
     @model_validator(mode="after")
     def _apply_is_complete(self) -> "Decision":
-        if self.kind is DecisionKind.APPLY and not (self.customer_id and self.applications):
-            raise ValueError("an 'apply' decision needs a customer and at least one application")
+        if self.kind is DecisionKind.APPLY and not (self.customer_id and (self.applications or self.on_account)):
+            raise ValueError("an 'apply' decision needs a customer and an application or an on-account amount")
         return self
 
 
@@ -223,6 +253,7 @@ class Posting(_Model):
     bank_account: str
     bank_reference: str = ""
     applications: tuple[Application, ...] = ()
+    on_account: Money = Field(default=Decimal(0), description="Part of the payment left on the customer's account.")
     text: str = Field(default="", description="Short text for the ERP document.")
 
 

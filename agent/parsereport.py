@@ -58,8 +58,9 @@ def parse_file(path: Path, formats: list[BankFormat], *, keep: int = 10, strict_
                         on_line(item)
                 elif isinstance(item, StatementSummary):
                     report.statements.append(checker.close(item))
-        if report.line_count == 0:
-            raise StatementError("the file holds no transactions")
+                    report.currencies.add(item.currency)
+        if report.line_count == 0 and not report.statements:
+            raise StatementError("the file holds no statement and no transactions")
     except StatementError as exc:
         report.error = f"{fmt.name}: {exc}"
     return report

@@ -15,10 +15,12 @@ from decimal import Decimal
 
 import structlog
 
+from .config import Settings
 from .errors import ConnectorError
 from .keys import posting_key
-from .matching import Engine
-from .models import Decision, DecisionKind, OpenItem, Posting, PostingKind, StatementLine
+from .learning import aliases
+from .matching import Engine, MatchConfig
+from .models import Application, Decision, DecisionKind, OpenItem, Posting, PostingKind, StatementLine
 from .runtime import Runtime
 from .store import utcnow
 
@@ -63,8 +65,8 @@ def reconcile_company(runtime: Runtime, company: str, stats: ReconcileStats) -> 
     customers = list(connector.customers())
     items = _net_of_outbox(runtime, company, list(connector.open_items()))
     lines = [StatementLine.model_validate_json(r["data"]) for r in rows]
-    engine = Engine(customers, items, runtime.extractors,
-                    min_reference_length=runtime.settings.matching.min_reference_length)
+    engine = Engine(customers, items, runtime.extractors, match_config(runtime.settings),
+                    aliases=aliases(db, company))
     decisions = engine.decide_all(lines)
     exceptions: list[tuple[StatementLine, Decision]] = []
 
@@ -105,7 +107,7 @@ def _enqueue(runtime: Runtime, conn, company: str, line_id: int, decision_id: in
     posting = Posting(
         key=posting_key(line.identity),
         company=company,
-        kind=PostingKind.APPLY,
+        kind=PostingKind.APPLY if decision.applications else PostingKind.ON_ACCOUNT,
         customer_id=decision.customer_id,
         currency=line.currency,
         amount=line.amount,
@@ -113,6 +115,7 @@ def _enqueue(runtime: Runtime, conn, company: str, line_id: int, decision_id: in
         bank_account=line.account,
         bank_reference=line.bank_reference,
         applications=decision.applications,
+        on_account=decision.on_account,
         text=(line.payer_name or line.remittance)[:50],
     )
     now = utcnow()
@@ -130,14 +133,30 @@ def _enqueue(runtime: Runtime, conn, company: str, line_id: int, decision_id: in
     return True
 
 
+def match_config(settings: Settings) -> MatchConfig:
+    """The engine's settings from ``[matching]``; the companies' own accounts mark internal transfers."""
+    m = settings.matching
+    return MatchConfig(
+        min_reference_length=m.min_reference_length, min_numeric_reference=m.min_numeric_reference,
+        apply_threshold=m.apply_threshold, tolerance_absolute=m.tolerance_absolute,
+        tolerance_percent=m.tolerance_percent, rounding_per_invoice=m.rounding_per_invoice,
+        retefuente_rates=tuple(m.retefuente_rates), reteiva_rates=tuple(m.reteiva_rates),
+        reteica_rates=tuple(m.reteica_rates), withholding_unit=m.withholding_unit,
+        interchangeable=m.interchangeable, unknown_invoices=m.unknown_invoices, name_cutoff=m.name_cutoff,
+        name_margin=m.name_margin, max_candidates=m.max_candidates, max_combination=m.max_combination,
+        own_accounts=frozenset(a for c in settings.companies.values() for a in c.accounts),
+    )
+
+
 def _net_of_outbox(runtime: Runtime, company: str, items: list[OpenItem]) -> list[OpenItem]:
     """Subtract applications queued or in flight, which the ERP does not show yet."""
     queued: dict[str, Decimal] = defaultdict(Decimal)
     for (payload,) in runtime.db.conn.execute(
         "SELECT payload FROM outbox WHERE company = ? AND state IN ('pending', 'in_flight')", (company,)
     ):
-        for application in json.loads(payload).get("applications", ()):
-            queued[application["document"]] += Decimal(application["amount"])
+        for raw in json.loads(payload).get("applications", ()):
+            application = Application.model_validate(raw)
+            queued[application.document] += application.cleared
     if not queued:
         return items
     return [i.model_copy(update={"open_amount": i.open_amount - queued[i.document]}) if i.document in queued else i

@@ -46,9 +46,10 @@ def build_runtime(settings: Settings, *, open_store: bool = True, host: PluginHo
     for name, company in settings.companies.items():
         cls = classes.get(company.erp)
         if cls is None:
+            refused = "".join(f" {e}." for e in host.errors)
             raise ConfigError(
                 f"Setting companies.{name}.erp = {company.erp!r} names no installed ERP connector; "
-                f"installed: {', '.join(sorted(classes)) or 'none'}."
+                f"installed: {', '.join(sorted(classes)) or 'none'}.{refused}"
             )
         try:
             conn_settings = cls.Settings.model_validate(company.settings, context={"base_dir": settings.base_dir})
@@ -57,14 +58,35 @@ def build_runtime(settings: Settings, *, open_store: bool = True, host: PluginHo
                 explain_error(f"companies.{name}.erp_settings." + ".".join(map(str, e["loc"])), e, settings.config_file)
                 for e in exc.errors(include_url=False)
             )) from None
-        connectors[name] = cls(conn_settings, company=name)
-    runtime = Runtime(settings, host, host.bank_formats(), host.reference_extractors(), connectors,
+        try:
+            connectors[name] = cls(conn_settings, company=name)
+        except Exception as exc:  # a connector that cannot even be built is a start-up error, in words
+            raise ConfigError(f"The ERP connector {company.erp!r} of company {name!r} could not start: {exc}") from exc
+    runtime = Runtime(settings, host, _formats(settings, host), host.reference_extractors(), connectors,
                       folders=settings.folders.folders())
     if open_store:
         for path in runtime.folders.values():
             path.mkdir(parents=True, exist_ok=True)
         runtime.db = Database.open(runtime.folders["state"])
     return runtime
+
+
+def _formats(settings: Settings, host: PluginHost) -> list[BankFormat]:
+    """The plugins' bank formats plus the user's bank-export profiles (intake.bank_profiles)."""
+    formats = host.bank_formats()
+    folder = settings.intake.bank_profiles
+    if folder is None:
+        return formats
+    folder = folder if folder.is_absolute() else settings.base_dir / folder
+    if not folder.is_dir():
+        raise ConfigError(f"Setting intake.bank_profiles = {str(folder)!r} is not a folder; create it or remove the setting.")
+    taken = {f.name for f in formats}
+    for fmt in host.bank_formats_from(folder):
+        if fmt.name in taken:
+            raise ConfigError(f"The bank profile {fmt.name!r} in {folder} has the name of an installed format; "
+                              "rename it (its 'name' key).")
+        formats.append(fmt)
+    return formats
 
 
 def folder_problem(path: Path) -> str | None:

@@ -74,11 +74,13 @@ class StatementChecker:
         gap = None
         if s.opening_balance is not None and s.closing_balance is not None:
             gap = s.closing_balance - s.opening_balance - lines_total
-            if gap == 0:
-                gap = None
-            elif self.strict_balances:
-                raise StatementError(
-                    f"opening balance {s.opening_balance} plus the transactions ({lines_total}) does not equal the "
-                    f"closing balance {s.closing_balance}: {gap} is unaccounted for (intake.strict_balances is on)",
-                    position=where, field="balance")
+            problem = (f"opening balance {s.opening_balance} plus the transactions ({lines_total}) does not equal "
+                       f"the closing balance {s.closing_balance}: {gap} is unaccounted for")
+        elif s.declared_movement is not None:
+            gap = s.declared_movement - lines_total
+            problem = f"the report declares a net movement of {s.declared_movement} but its lines add up to {lines_total}"
+        if gap == 0:
+            gap = None
+        elif gap is not None and self.strict_balances:
+            raise StatementError(f"{problem} (intake.strict_balances is on)", position=where, field="balance")
         return Checked(s, lines_total, count, gap)

@@ -3,6 +3,7 @@
 No I/O, no ERP, no files, no clock: the same input always gives the same decisions.
 """
 
+from .config import MatchConfig
 from .engine import Engine, normalise_reference
 
-__all__ = ["Engine", "normalise_reference"]
+__all__ = ["Engine", "MatchConfig", "normalise_reference"]

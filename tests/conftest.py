@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 
+# The conformance kit, opted into as any connector package does (tests/test_sdk_conformance_builtins.py).
+pytest_plugins = ["conciliador.testing"]
+
 ACCOUNT = "0123-456789-01"
 DAY = dt.date(2026, 11, 20)
 

@@ -109,10 +109,14 @@ def test_demo_posts_payments_and_writes_exceptions(tmp_path):
     assert result.returncode == 0, result.stderr
     with open(folder / "erp" / "postings.csv", newline="", encoding="utf-8") as fh:
         postings = list(csv.DictReader(fh))
-    assert len(postings) == 26
+    # 35 payments applied: 26 quoting their invoice, 4 net of retención en la fuente, 1 for two
+    # invoices (two rows), 3 recognised by the payer's name, 1 with a mistyped number.
+    assert len(postings) == 36 and len({p["key"] for p in postings}) == 35
+    assert sum(1 for p in postings if p["withheld"] not in ("0", "0.00")) == 4
     [exceptions] = (folder / "exceptions").glob("excepciones-*-demo.csv")
     rows = list(csv.reader(exceptions.read_text(encoding="utf-8-sig").splitlines()))
-    assert rows[0][:4] == ["id_linea", "fecha", "cuenta", "valor"] and len(rows) == 1 + 9
+    assert rows[0][:4] == ["id_linea", "fecha", "cuenta", "valor"] and len(rows) == 1 + 3
+    assert {r[5] for r in rows[1:]} >= {"CONSORCIO VIAL ORIENTE 2026", "JUAN CARLOS PEREZ GOMEZ"}
     assert "Pagos aplicados" in result.stdout and str(exceptions) in result.stdout
 
     again = cli("demo", "--dir", str(folder))

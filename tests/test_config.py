@@ -263,7 +263,7 @@ def test_company_name_must_be_simple(tmp_path: Path) -> None:
 def test_company_for_account_normalises_and_falls_back(tmp_path: Path) -> None:
     settings = load_config(write(tmp_path, COMPANIES))
 
-    assert settings.companies["acme"].accounts == ["012345678901", "9999"]
+    assert settings.companies["acme"].accounts == ["12345678901", "9999"]  # leading zeros are not significant
     assert settings.company_for_account("0123-456789-01") == "acme"
     assert settings.company_for_account(" 0123 456789 01 ") == "acme"
     assert settings.company_for_account("012345678901") == "acme"

@@ -221,3 +221,11 @@ def test_posting_accepts_a_real_key() -> None:
 def test_posting_refuses_keys_that_do_not_fit_an_erp_reference(key: str) -> None:
     with pytest.raises(ValidationError):
         posting(key)
+
+
+def test_accounts_compare_without_separators_or_leading_zeros():
+    from conciliador.models import normalise_account
+
+    assert normalise_account("0629-126 13") == normalise_account("62912613") == "62912613"
+    assert normalise_account("000") == "000"  # nothing but zeros stays as written
+    assert normalise_account("ES91 2100 0418") == "ES9121000418"  # IBANs keep their zeros

@@ -305,6 +305,7 @@ def test_hookspecs_are_the_expected_set() -> None:
     names = set(hook_specs())
     assert names == {
         "conciliador_bank_formats",
+        "conciliador_bank_formats_from",
         "conciliador_erp_connectors",
         "conciliador_matching_rules",
         "conciliador_statement_parsed",

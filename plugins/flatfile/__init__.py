@@ -6,9 +6,14 @@ It behaves like a small ERP so the whole flow runs without one:
 - ``open_items.csv``: ``document,customer_id,reference,currency,original_amount,open_amount``
   and optionally ``document_date,due_date,tax_base,vat,cufe`` (dates ``YYYY-MM-DD``, amounts plain
   decimals with ``.``)
-- ``postings.csv`` (written by the agent): one row per applied item of each payment document,
-  carrying the idempotency key in ``key``, like SAP's ``XBLNR``. Open amounts read back through
+- ``postings.csv`` (written by the agent): one row per applied item of each payment document
+  (cash in ``applied_amount``; ``withheld``, ``discount`` and ``write_off`` clear the rest of the
+  item), plus a row without ``applied_document`` for what stays on the customer's account; the
+  idempotency key is in ``key``, like SAP's ``XBLNR``. Open amounts read back through
   :meth:`FlatFileErp.open_items` are net of what was posted, so a paid invoice is no longer open.
+  Like an ERP, it refuses (:class:`PermanentError`) a payment for a customer it does not know or
+  applied to a document it does not hold, and a second posting with a key it already
+  holds gets the first document back instead of a second payment.
 - ``einvoice_status.csv`` (written by the agent): DIAN status updates.
 
 Rows are appended with one ``write`` and an ``fsync``; a torn last row left by a power cut is cut
@@ -51,7 +56,8 @@ CUSTOMER_COLUMNS = ("customer_id", "name", "tax_id")
 ITEM_COLUMNS = ("document", "customer_id", "reference", "currency", "original_amount", "open_amount")
 ITEM_OPTIONAL = ("document_date", "due_date", "tax_base", "vat", "cufe")
 POSTING_COLUMNS = ("key", "document", "posted_at", "kind", "customer_id", "currency", "amount",
-                   "value_date", "bank_account", "bank_reference", "applied_document", "applied_amount")
+                   "value_date", "bank_account", "bank_reference", "applied_document", "applied_amount",
+                   "withheld", "discount", "write_off")
 STATUS_COLUMNS = ("document", "cufe", "status", "at")
 NOT_EMPTY = frozenset({"customer_id", "name", "document", "currency", "original_amount", "open_amount", "key"})
 _PLAIN_DECIMAL = re.compile(r"[+-]?\d+(\.\d+)?")
@@ -106,7 +112,8 @@ class FlatFileErp(ErpConnector):
         applied: dict[str, Decimal] = defaultdict(Decimal)
         for _, row in self._posting_rows():
             if row["applied_document"]:
-                applied[row["applied_document"]] += Decimal(row["applied_amount"])
+                applied[row["applied_document"]] += sum(
+                    (Decimal(row[c]) for c in ("applied_amount", "withheld", "discount", "write_off")), Decimal(0))
         for pos, row in self._rows("open_items.csv", ITEM_COLUMNS):
             fields = {k: v for k, v in row.items() if k in ITEM_COLUMNS + ITEM_OPTIONAL and v != ""}
             for money in ("original_amount", "open_amount", "tax_base", "vat"):
@@ -153,19 +160,54 @@ class FlatFileErp(ErpConnector):
             yield from self._rows("postings.csv", POSTING_COLUMNS)
 
     def find_posting(self, key: str) -> PostingResult | None:
+        if not self.folder.is_dir():
+            # "None" would tell the core the payment was never made; an unmounted share says nothing.
+            raise RetryableError(f"flatfile ERP: the folder {self.folder} cannot be reached")
         for _, row in self._posting_rows():
             if row["key"] == key:
                 return PostingResult(key=key, document=row["document"], detail=f"posted at {row['posted_at']}")
         return None
 
+    def _validate(self, posting: Posting) -> None:
+        """Refuse what an ERP would refuse: an unknown customer or document."""
+        if posting.customer_id not in self._ids("customers.csv", CUSTOMER_COLUMNS, "customer_id"):
+            raise PermanentError(f"flatfile ERP: customer {posting.customer_id} is not in customers.csv")
+        documents = self._ids("open_items.csv", ITEM_COLUMNS, "document")
+        for application in posting.applications:
+            if application.document not in documents:
+                raise PermanentError(f"flatfile ERP: document {application.document} is not in open_items.csv")
+
+    def _ids(self, filename: str, columns: tuple[str, ...], column: str) -> frozenset[str]:
+        """The values of ``column`` in ``filename``, read again only when the file changed."""
+        try:
+            st = (self.folder / filename).stat()
+        except OSError as exc:
+            raise RetryableError(f"flatfile ERP: cannot open {self.folder / filename}: {exc.strerror}") from exc
+        cache = self.__dict__.setdefault("_id_cache", {})
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        if cache.get(filename, (None,))[0] != stamp:
+            cache[filename] = (stamp, frozenset(row[column] for _, row in self._rows(filename, columns)))
+        return cache[filename][1]
+
     def post(self, posting: Posting) -> PostingResult:
         path = self.folder / "postings.csv"
+        self._validate(posting)
         with _locked_append(path, POSTING_COLUMNS) as (fh, existing_rows):
+            # A key already there is a payment already made: answer with its document, post nothing.
+            # The core asks find_posting before re-sending, but a state store restored from a backup
+            # would send again postings it believes pending.
+            at = fh.content.find(b"\n" + posting.key.encode() + b",")
+            if at >= 0:
+                document = fh.content[at + 1:].split(b"\n", 1)[0].split(b",")[1].decode()
+                return PostingResult(key=posting.key, document=document, detail="already posted with this key")
             document = f"{self.settings.document_prefix}{existing_rows + 1:06d}"
             now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             common = [posting.key, document, now, posting.kind.value, posting.customer_id, posting.currency,
                       str(posting.amount), posting.value_date.isoformat(), posting.bank_account, posting.bank_reference]
-            rows = [common + [a.document, str(a.amount)] for a in posting.applications] or [common + ["", ""]]
+            rows = [common + [a.document, str(a.amount), str(sum((w.amount for w in a.withholdings), Decimal(0))),
+                              str(a.discount), str(a.write_off)] for a in posting.applications]
+            if posting.on_account or not rows:
+                rows.append(common + ["", str(posting.on_account), "0", "0", "0"])
             buffer = io.StringIO()
             csv.writer(buffer, lineterminator="\n").writerows(rows)
             fh.write(buffer.getvalue().encode("utf-8"))
@@ -206,6 +248,7 @@ class _locked_append:
             self.fh.write((",".join(self.columns) + "\n").encode())
             content = b"header\n"
         rows = content.count(b"\n") - 1
+        self.fh.content = content  # what the file held, for callers that look for a row
         return self.fh, rows
 
     def __exit__(self, *exc) -> None:

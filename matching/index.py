@@ -1,0 +1,174 @@
+"""Indexes over one company's customers and open items, built once per matching run.
+
+A statement line is never compared with every open item (reference/matching.md section 5,
+"blocking"): items are found by reference key, by the digits of their number, and by customer;
+customers by NIT, by learned alias and, last, by fuzzy name.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from rapidfuzz import fuzz, process
+
+from conciliador.models import Customer, OpenItem
+
+from .text import company_key, nit_body, numeric_core, reference_key
+from .withholding import to_units
+
+
+@dataclass(slots=True, eq=False)
+class Item:
+    """An open item in integer money units; ``remaining`` drops as lines are applied in a run."""
+
+    document: str
+    reference: str
+    customer: str
+    currency: str
+    open: int
+    base: int
+    vat: int
+    due: int  # proleptic ordinal, for oldest-first ordering
+    discount_rate: object
+    discount_until: dt.date | None
+    remaining: int
+
+
+class ItemIndex:
+    def __init__(self, items: Iterable[OpenItem], min_reference_length: int, min_numeric: int) -> None:
+        self.by_key: dict[str, list[Item]] = defaultdict(list)
+        self.by_core: dict[str, list[Item]] = defaultdict(list)
+        self.by_customer: dict[str, list[Item]] = defaultdict(list)
+        self._arrays: dict[tuple[str, str], tuple[list[Item], np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.count = 0
+        for oi in items:
+            open_units = to_units(oi.open_amount)
+            if not open_units:
+                continue  # settled, or more decimals than any payment can carry
+            full = oi.open_amount == oi.original_amount
+            item = Item(
+                oi.document, oi.reference, oi.customer_id, oi.currency, open_units,
+                (to_units(oi.tax_base) or 0) if full and oi.tax_base is not None else 0,
+                (to_units(oi.vat) or 0) if full and oi.vat is not None else 0,
+                (oi.due_date or oi.document_date or dt.date.max).toordinal(),
+                oi.discount_rate, oi.discount_until, open_units,
+            )
+            self.count += 1
+            for key in {reference_key(oi.reference), reference_key(oi.document)}:
+                if len(key) >= min_reference_length:
+                    self.by_key[key].append(item)
+            for core in {numeric_core(oi.reference), numeric_core(oi.document)}:
+                if len(core) >= min_numeric:
+                    self.by_core[core].append(item)
+            if open_units > 0:  # credit notes are found by reference only, never as a payment's target
+                self.by_customer[oi.customer_id].append(item)
+        for items_ in self.by_customer.values():
+            items_.sort(key=lambda i: (i.due, i.document))
+
+    def open_for(self, customer: str, currency: str, limit: int) -> list[Item]:
+        out = []
+        for item in self.by_customer.get(customer, ()):
+            if item.remaining > 0 and item.currency == currency:
+                out.append(item)
+                if len(out) == limit:
+                    break
+        return out
+
+    def arrays(self, customer: str, currency: str, limit: int):
+        """The customer's open items (oldest first, at most ``limit``) as arrays of remaining,
+        base and IVA in currency units (float: a coarse filter; exact checks follow in integers)."""
+        key = (customer, currency)
+        cached = self._arrays.get(key)
+        if cached is None:
+            items = self.open_for(customer, currency, limit)
+            cached = (items,
+                      np.array([i.remaining for i in items], dtype=np.float64),
+                      np.array([i.base for i in items], dtype=np.float64),
+                      np.array([i.vat for i in items], dtype=np.float64))
+            self._arrays[key] = cached
+        return cached
+
+    def consumed(self, item: Item, units: int) -> None:
+        item.remaining -= units
+        self._arrays.pop((item.customer, item.currency), None)
+
+
+_DIGITS = re.compile(r"\d+")
+TRUNCATED_NAME_MIN = 16  # banks cut payer names at 20-35 characters; shorter cuts say too little
+
+
+class CustomerIndex:
+    def __init__(self, customers: Iterable[Customer], aliases: Iterable[tuple[str, str, str]],
+                 cutoff: float, margin: float) -> None:
+        self.by_id: dict[str, Customer] = {}
+        self.by_nit: dict[str, list[str]] = defaultdict(list)
+        self.alias_account: dict[str, str] = {}
+        self.alias_name: dict[str, str] = {}
+        names: dict[str, list[str]] = defaultdict(list)
+        for c in customers:
+            self.by_id[c.id] = c
+            if c.tax_id:
+                self.by_nit[nit_body(c.tax_id)].append(c.id)
+            names[company_key(c.name)].append(c.id)
+        for kind, value, customer in aliases:
+            if customer not in self.by_id:
+                continue
+            (self.alias_account if kind == "payer_account" else self.alias_name)[value] = customer
+        self._keys = list(names)
+        self._ids = [names[k] for k in self._keys]
+        self._sorted = sorted(zip(self._keys, self._ids))
+        self._pos = {k: i for i, k in enumerate(self._keys)}
+        self.cutoff, self.margin = cutoff, margin
+        self._fuzzy_cache: dict[str, tuple[str | None, float, str]] = {}
+
+    def _truncation_of(self, key: str) -> int | None:
+        """The one customer name that ``key`` is the beginning of, if ``key`` is long enough to be
+        a bank's truncation of it rather than a different, shorter name."""
+        if len(key) < TRUNCATED_NAME_MIN:
+            return None
+        start = bisect.bisect_left(self._sorted, (key,))
+        hits = []
+        for name, _ids in self._sorted[start:start + 3]:
+            if name.startswith(key):
+                hits.append(name)
+        if len(hits) != 1:
+            return None
+        return self._pos[hits[0]]
+
+    def by_name(self, payer_name: str) -> tuple[str | None, float, str]:
+        """(customer, score, why-not) for a payer name: a customer only when one name scores at or
+        above the cutoff and the runner-up is at least ``margin`` below it (ERPNext's tie rule)."""
+        key = company_key(payer_name)
+        if len(key) < 3:
+            return None, 0.0, "too_short"
+        if key in self._fuzzy_cache:
+            return self._fuzzy_cache[key]
+        # token_sort_ratio, not token_set_ratio: the latter scores 100 when one name's words are a
+        # subset of the other's ("ANDINA" vs "DISTRIBUIDORA ANDINA"), a wrong customer at full score.
+        found = process.extract(key, self._keys, scorer=fuzz.token_sort_ratio, limit=2, score_cutoff=self.cutoff - self.margin)
+        truncated = self._truncation_of(key)
+        if truncated is not None and (not found or found[0][1] < self.cutoff):
+            found = [(self._keys[truncated], 100.0, truncated)]
+        # Names that differ in their numbers are different companies ("Consorcio Vial 2025" is not
+        # "Consorcio Vial 2026"), however close the letters.
+        digits = _DIGITS.findall(key)
+        found = [f for f in found if _DIGITS.findall(f[0]) == digits]
+        result: tuple[str | None, float, str] = (None, 0.0, "no_name_match")
+        if found:
+            best_key, best, idx = found[0]
+            runner = found[1][1] if len(found) > 1 else 0.0
+            ids = self._ids[idx]
+            if best < self.cutoff:
+                result = (None, best, "no_name_match")
+            elif best - runner < self.margin or len(ids) > 1:
+                result = (None, best, "name_ambiguous")
+            else:
+                result = (ids[0], best, "")
+        self._fuzzy_cache[key] = result
+        return result

@@ -1,0 +1,55 @@
+"""conciliador.formats: the helpers every bank format uses to read amounts and dates."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from conciliador import StatementError
+from conciliador.formats import Ordinals, parse_amount, parse_date
+
+
+@pytest.mark.parametrize(("text", "kwargs", "expected"), [
+    ("1.234.567,89", {"decimal_mark": ",", "thousands": "."}, Decimal("1234567.89")),
+    ("1,234,567.89", {"decimal_mark": ".", "thousands": ","}, Decimal("1234567.89")),
+    ("-1500", {}, Decimal("-1500")),
+    ("9,", {"decimal_mark": ","}, Decimal("9")),
+    (",5", {"decimal_mark": ","}, Decimal("0.5")),
+    ("000123456", {"implied_decimals": 2}, Decimal("1234.56")),
+    ("12.34567", {}, Decimal("12.34567")),
+])
+def test_amounts_are_read_exactly(text, kwargs, expected):
+    assert parse_amount(text, **kwargs) == expected
+
+
+@pytest.mark.parametrize(("text", "kwargs"), [
+    ("1,000.00", {"decimal_mark": ",", "thousands": "."}),  # the other convention: refused, not 1.00000
+    ("1.23.456,00", {"decimal_mark": ",", "thousands": "."}),
+    ("12..34", {}),
+    ("1e5", {}),
+    ("12,34", {"decimal_mark": "."}),
+    ("12a", {"implied_decimals": 2}),
+])
+def test_wrong_amounts_name_position_and_field(text, kwargs):
+    with pytest.raises(StatementError) as info:
+        parse_amount(text, position="line 4", field="Crédito", **kwargs)
+    assert info.value.position == "line 4" and info.value.field == "Crédito"
+
+
+def test_dates_with_position():
+    assert parse_date("22/11/2026", "%d/%m/%Y") == dt.date(2026, 11, 22)
+    with pytest.raises(StatementError, match="line 2"):
+        parse_date("31/02/2026", "%d/%m/%Y", position="line 2")
+
+
+def test_ordinals_tell_identical_transactions_apart_with_bounded_memory():
+    o = Ordinals()
+    day = dt.date(2026, 11, 20)
+    assert [o("001-2", day, "R", Decimal("5")) for _ in range(3)] == [0, 1, 2]
+    assert o("0012", day, "R", Decimal("5.00")) == 3  # same account, same amount written otherwise
+    assert o("001-2", day + dt.timedelta(days=1), "R", Decimal("5")) == 0
+    assert len(o._seen["0012"]) == 1  # the earlier day's counts were let go
+    # A file whose dates go backwards keeps counting correctly from there on.
+    assert o("001-2", day, "X", Decimal("1")) == 0 and o("001-2", day, "X", Decimal("1")) == 1
