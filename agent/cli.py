@@ -223,15 +223,12 @@ def bench_matching(lines: Annotated[int, typer.Option(help="Statement lines to g
                    seed: Annotated[int, typer.Option(help="Seed of the generated data set.")] = 2026,
                    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False) -> None:
     """Generate a labeled Colombian data set and measure the matching engine against it."""
-    import resource
-
     from .matching import bench
 
     data = bench.generate(lines=lines, items=items, customers=customers, seed=seed)
     report = bench.run(data)
     figures = bench.summary(report) | {
-        "net_of_withholding_share": bench.net_of_withholding_share(data), "seed": seed,
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+        "net_of_withholding_share": bench.net_of_withholding_share(data), "seed": seed}
     missed = bench.check_targets(report, data)
     if as_json:
         print(json.dumps({"figures": figures, "targets_missed": missed, "categories": [

@@ -116,7 +116,7 @@ class DataSet:
         return len(self.invoices) + len(self.credit_notes)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Inv:
     document: str
     reference: str
@@ -407,6 +407,8 @@ class Report:
     index_seconds: float
     lines: int
     items: int
+    rss_before_engine_mib: float = 0.0  # peak RSS once the data set was generated
+    rss_peak_mib: float = 0.0
 
     def overall(self, answer: bool | None = None) -> Tally:
         t = Tally()
@@ -418,6 +420,7 @@ class Report:
 
 
 def run(data: DataSet) -> Report:
+    rss_before = _rss_mib()
     t0 = time.perf_counter()
     engine = Engine(data.customers, data.open_items(), [TextTokens()], data.config)
     t1 = time.perf_counter()
@@ -426,7 +429,13 @@ def run(data: DataSet) -> Report:
     tallies: dict[str, Tally] = defaultdict(Tally)
     for decision, label in zip(decisions, data.labels, strict=True):
         _score(tallies[label.category], decision, label)
-    return Report(dict(tallies), t2 - t1, t1 - t0, len(data.lines), data.item_count)
+    return Report(dict(tallies), t2 - t1, t1 - t0, len(data.lines), data.item_count, rss_before, _rss_mib())
+
+
+def _rss_mib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _score(t: Tally, d: Decision, label: Label) -> None:
@@ -475,6 +484,8 @@ def summary(report: Report) -> dict[str, float | int]:
         "suggestion_top3_hit_rate": ans.suggest_hit / ans.suggested if ans.suggested else 1.0,
         "lines_per_second": report.lines / report.seconds,
         "index_seconds": report.index_seconds, "match_seconds": report.seconds,
+        "total_seconds": report.index_seconds + report.seconds,
+        "rss_mib_before_engine": report.rss_before_engine_mib, "rss_mib_peak": report.rss_peak_mib,
         "net_withholding_category_share": net_share,
     }
 

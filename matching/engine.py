@@ -108,6 +108,8 @@ class Engine:
         self._riva = np.array([p.riva for p in self.profiles], dtype=np.float64)[:, None] / 1e6
         self._rica = np.array([p.rica for p in self.profiles], dtype=np.float64)[:, None] / 1e6
         self.unit = to_units(cfg.withholding_unit) or SCALE
+        self._max_base_rate = float(max(self._rf.max() + self._rica.max(), 0))
+        self._max_vat_rate = float(self._riva.max())
         self.rounding = to_units(cfg.rounding_per_invoice) or 0
         self._own_accounts = {normalise_account(a) for a in cfg.own_accounts}
         self._seen: dict[tuple, str] = {}
@@ -144,6 +146,10 @@ class Engine:
         evidence: list[Evidence] = []
         signals = self._customer_signals(line, evidence)
         refs = self._references(line, evidence)
+        if not signals and line.payer_name and not self._explained_by_references(line, amount, refs):
+            # The fuzzy name search is the costliest step: only when NIT, aliases and the
+            # references with the amount leave the payer open.
+            signals = self._name_signal(line, evidence)
         if signals and not any(r.item.customer in signals for r in refs):
             # The payer is known but no number in the text is one of its invoices: with dense
             # sequential numbering a mistyped number often is someone else's invoice, so look for
@@ -216,16 +222,26 @@ class Engine:
                 out[cid] = max(out.get(cid, 0), 3)
                 evidence.append(Evidence(rule="customer", code="customer_by_alias_name", field="payer_name",
                                          text=line.payer_name, detail={"customer": cid}))
-            elif not out:
-                cid, score, why = self.people.by_name(line.payer_name)
-                if cid:
-                    out[cid] = 1
-                    evidence.append(Evidence(rule="customer", code="customer_by_name", field="payer_name",
-                                             text=line.payer_name, detail={"customer": cid, "score": f"{score:.0f}"}))
-                elif why == "name_ambiguous":
-                    evidence.append(Evidence(rule="customer", code="name_ambiguous", field="payer_name",
-                                             text=line.payer_name, detail={"score": f"{score:.0f}"}))
         return out
+
+    def _name_signal(self, line: StatementLine, evidence: list[Evidence]) -> dict[str, int]:
+        cid, score, why = self.people.by_name(line.payer_name)
+        if cid:
+            evidence.append(Evidence(rule="customer", code="customer_by_name", field="payer_name",
+                                     text=line.payer_name, detail={"customer": cid, "score": f"{score:.0f}"}))
+            return {cid: 1}
+        if why == "name_ambiguous":
+            evidence.append(Evidence(rule="customer", code="name_ambiguous", field="payer_name",
+                                     text=line.payer_name, detail={"score": f"{score:.0f}"}))
+        return {}
+
+    def _explained_by_references(self, line: StatementLine, amount: int, refs: list[_Ref]) -> bool:
+        """Whether the invoices quoted as written, all of one customer, explain the amount exactly:
+        reference and amount are then two signals, and the name adds nothing."""
+        exact = [r.item for r in refs if r.kind == "exact" and r.item.remaining > 0]
+        if not exact or len({i.customer for i in exact}) != 1 or len(exact) != len(refs):
+            return False
+        return bool(self._fit(_unique(exact), amount, line))
 
     def _choose_customer(self, signals: dict[str, int], refs: list[_Ref], evidence: list[Evidence]):
         """(customer, corroborated, problem code)."""
@@ -459,9 +475,20 @@ class Engine:
             out.append((cash - disc, split, disc))
         return out
 
+    def _could_fit(self, items: list[Item], amount: int) -> bool:
+        """Cheap bounds: the payment lies between the items' balances and those balances less the
+        most any profile withholds and any discount (10 %). Rules out nearly every candidate."""
+        top = sum(i.remaining for i in items) + self.rounding * len(items)
+        low = sum(i.remaining - i.base * self._max_base_rate - i.vat * self._max_vat_rate
+                  - (i.remaining // 10 if i.discount_rate else 0) for i in items if i.remaining > 0)
+        low += sum(i.remaining for i in items if i.remaining < 0)
+        return low - self.rounding * len(items) - self.unit <= amount <= top
+
     def _fit(self, items: list[Item], amount: int, line) -> list[_Solution]:
         """Profiles under which paying every item in full (net, maybe minus discount) makes ``amount``.
         The profiles are screened together in floating point; the few near ones are checked exactly."""
+        if not self._could_fit(items, amount):
+            return []
         if any(i.discount_rate for i in items) or any(i.remaining < 0 for i in items):
             candidates = range(len(self.profiles))  # rare: discounts and credit notes, checked one by one
         else:

@@ -149,6 +149,11 @@ class CustomerIndex:
             return None, 0.0, "too_short"
         if key in self._fuzzy_cache:
             return self._fuzzy_cache[key]
+        if key in self._pos:  # written exactly as the register has it: no fuzzy search needed
+            ids = self._ids[self._pos[key]]
+            result = (ids[0], 100.0, "") if len(ids) == 1 else (None, 100.0, "name_ambiguous")
+            self._fuzzy_cache[key] = result
+            return result
         # token_sort_ratio, not token_set_ratio: the latter scores 100 when one name's words are a
         # subset of the other's ("ANDINA" vs "DISTRIBUIDORA ANDINA"), a wrong customer at full score.
         found = process.extract(key, self._keys, scorer=fuzz.token_sort_ratio, limit=2, score_cutoff=self.cutoff - self.margin)
