@@ -277,12 +277,12 @@ class Engine:
         for extractor in self.extractors:
             for token in extractor.extract(line):
                 key = reference_key(token)
-                hits = [(i, "exact") for i in self.items.by_key.get(key, ())]
+                hits = [(i, "exact") for i in self.items.with_key(key)]
                 core = numeric_core(token)
                 # Bare digits count only where the payer wrote them: the bank's own reference is
                 # full of numbers that merely look like invoice numbers.
                 if not hits and len(core) >= self.config.min_numeric_reference and _payer_wrote(line, token):
-                    hits = [(i, "core") for i in self.items.by_core.get(core, ())]
+                    hits = [(i, "core") for i in self.items.with_core(core)]
                 for item, kind in hits:
                     if id(item) in seen:
                         continue
@@ -331,7 +331,7 @@ class Engine:
                 if len(core) < self.config.min_numeric_reference + 1 or not _payer_wrote(line, token):
                     continue
                 for variant in _one_edit(core):
-                    for item in self.items.by_core.get(variant, ()):
+                    for item in self.items.with_core(variant):
                         if id(item) not in skip and item.remaining > 0 and item.currency == line.currency \
                                 and self._fit([item], amount, line):
                             skip.add(id(item))

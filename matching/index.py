@@ -11,10 +11,9 @@ import bisect
 import datetime as dt
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 from rapidfuzz import fuzz, process
 
 from conciliador.models import Customer, OpenItem
@@ -41,35 +40,51 @@ class Item:
 
 
 class ItemIndex:
+    """Open items by reference key, by the digits of their numbers and by customer.
+
+    A million items must fit in memory beside everything else: a key maps to its one item
+    directly and to a list only when several items share it, customer ids are shared strings,
+    and the digits of a number are not indexed again when they are the whole number.
+    """
+
     def __init__(self, items: Iterable[OpenItem], min_reference_length: int, min_numeric: int) -> None:
-        self.by_key: dict[str, list[Item]] = defaultdict(list)
-        self.by_core: dict[str, list[Item]] = defaultdict(list)
+        self.by_key: dict[str, Item | list[Item]] = {}
+        self.by_core: dict[str, Item | list[Item]] = {}
         self.by_customer: dict[str, list[Item]] = defaultdict(list)
-        self._arrays: dict[tuple[str, str], tuple[list[Item], np.ndarray, np.ndarray, np.ndarray]] = {}
         self.count = 0
+        shared: dict[str, str] = {}
         for oi in items:
             open_units = to_units(oi.open_amount)
             if not open_units:
                 continue  # settled, or more decimals than any payment can carry
             full = oi.open_amount == oi.original_amount
+            customer = shared.setdefault(oi.customer_id, oi.customer_id)
             item = Item(
-                oi.document, oi.reference, oi.customer_id, oi.currency, open_units,
+                oi.document, oi.reference, customer, oi.currency, open_units,
                 (to_units(oi.tax_base) or 0) if full and oi.tax_base is not None else 0,
                 (to_units(oi.vat) or 0) if full and oi.vat is not None else 0,
                 (oi.due_date or oi.document_date or dt.date.max).toordinal(),
                 oi.discount_rate, oi.discount_until, open_units,
             )
             self.count += 1
-            for key in {reference_key(oi.reference), reference_key(oi.document)}:
+            keys = {reference_key(oi.reference), reference_key(oi.document)}
+            for key in keys:
                 if len(key) >= min_reference_length:
-                    self.by_key[key].append(item)
-            for core in {numeric_core(oi.reference), numeric_core(oi.document)}:
+                    _add(self.by_key, key, item)
+            for core in {numeric_core(oi.reference), numeric_core(oi.document)} - keys:
                 if len(core) >= min_numeric:
-                    self.by_core[core].append(item)
+                    _add(self.by_core, core, item)
             if open_units > 0:  # credit notes are found by reference only, never as a payment's target
-                self.by_customer[oi.customer_id].append(item)
+                self.by_customer[customer].append(item)
         for items_ in self.by_customer.values():
             items_.sort(key=lambda i: (i.due, i.document))
+
+    def with_key(self, key: str) -> Sequence[Item]:
+        return _get(self.by_key, key)
+
+    def with_core(self, core: str) -> Sequence[Item]:
+        """Items whose number is these digits, also where the digits are the whole number."""
+        return (*_get(self.by_core, core), *_get(self.by_key, core))
 
     def open_for(self, customer: str, currency: str, limit: int) -> list[Item]:
         out = []
@@ -80,27 +95,27 @@ class ItemIndex:
                     break
         return out
 
-    def arrays(self, customer: str, currency: str, limit: int):
-        """The customer's open items (oldest first, at most ``limit``) as arrays of remaining,
-        base and IVA in currency units (float: a coarse filter; exact checks follow in integers)."""
-        key = (customer, currency)
-        cached = self._arrays.get(key)
-        if cached is None:
-            items = self.open_for(customer, currency, limit)
-            cached = (items,
-                      np.array([i.remaining for i in items], dtype=np.float64),
-                      np.array([i.base for i in items], dtype=np.float64),
-                      np.array([i.vat for i in items], dtype=np.float64))
-            self._arrays[key] = cached
-        return cached
-
     def consumed(self, item: Item, units: int) -> None:
         item.remaining -= units
-        self._arrays.pop((item.customer, item.currency), None)
 
 
 _DIGITS = re.compile(r"\d+")
 TRUNCATED_NAME_MIN = 16  # banks cut payer names at 20-35 characters; shorter cuts say too little
+
+
+def _add(index: dict, key: str, item: Item) -> None:
+    found = index.get(key)
+    if found is None:
+        index[key] = item
+    elif isinstance(found, list):
+        found.append(item)
+    else:
+        index[key] = [found, item]
+
+
+def _get(index: dict, key: str) -> Sequence[Item]:
+    found = index.get(key)
+    return () if found is None else found if isinstance(found, list) else (found,)
 
 
 class CustomerIndex:
