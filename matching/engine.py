@@ -604,8 +604,9 @@ class Engine:
                 pair_sums = row[pairs].sum(axis=1)
                 order = np.argsort(np.nan_to_num(pair_sums, nan=np.inf))
                 t = tables[pi] = {"pair_idx": pairs[order], "pair_sum": pair_sums[order],
-                                  1: (np.arange(n)[:, None], row), 2: (pairs[order], pair_sums[order]),
-                                  3: (triples, row[triples].sum(axis=1)) if triples is not None else None}
+                                  1: (np.arange(n)[:, None], row), 2: (pairs[order], pair_sums[order])}
+            if size == 5 and 3 not in t:  # triples cost the most: built only when a search gets here
+                t[3] = (triples, row[triples].sum(axis=1))
             pair_idx, pair_sum = t["pair_idx"], t["pair_sum"]
             left = size - 2
             if left == 0:
