@@ -100,6 +100,7 @@ class ItemIndex:
 
 
 _DIGITS = re.compile(r"\d+")
+_STOPWORDS = frozenset({"DE", "DEL", "LA", "LAS", "LOS", "EL", "Y", "CIA", "SAS", "LTDA", "SA", "EU"})
 TRUNCATED_NAME_MIN = 16  # banks cut payer names at 20-35 characters; shorter cuts say too little
 
 
@@ -138,6 +139,13 @@ class CustomerIndex:
         self._keys = list(names)
         self._ids = [names[k] for k in self._keys]
         self._sorted = sorted(zip(self._keys, self._ids))
+        # Blocking for the fuzzy search: register names by word, so a payer name is compared only
+        # with names sharing one of its rarer words (reference/matching.md section 5: blocking).
+        self._by_word: dict[str, list[int]] = defaultdict(list)
+        for n, key in enumerate(self._keys):
+            for word in set(key.split()):
+                if len(word) >= 3 and word not in _STOPWORDS:
+                    self._by_word[word].append(n)
         self._pos = {k: i for i, k in enumerate(self._keys)}
         self.cutoff, self.margin = cutoff, margin
         self._fuzzy_cache: dict[str, tuple[str | None, float, str]] = {}
@@ -156,6 +164,14 @@ class CustomerIndex:
             return None
         return self._pos[hits[0]]
 
+    def _pool(self, key: str) -> list[int] | None:
+        """Indexes of the names sharing one of the two rarest words of ``key`` (None: all names).
+        Two words, because a bank's truncation can cut one of them."""
+        lists = sorted((self._by_word[w] for w in set(key.split()) if w in self._by_word), key=len)
+        if not lists:
+            return None
+        return sorted(set(lists[0]).union(*lists[1:2]))
+
     def by_name(self, payer_name: str) -> tuple[str | None, float, str]:
         """(customer, score, why-not) for a payer name: a customer only when one name scores at or
         above the cutoff and the runner-up is at least ``margin`` below it (ERPNext's tie rule)."""
@@ -171,7 +187,11 @@ class CustomerIndex:
             return result
         # token_sort_ratio, not token_set_ratio: the latter scores 100 when one name's words are a
         # subset of the other's ("ANDINA" vs "DISTRIBUIDORA ANDINA"), a wrong customer at full score.
-        found = process.extract(key, self._keys, scorer=fuzz.token_sort_ratio, limit=2, score_cutoff=self.cutoff - self.margin)
+        pool = self._pool(key)
+        found = [(self._keys[pool[i]] if pool is not None else k, score, pool[i] if pool is not None else i)
+                 for k, score, i in process.extract(key, [self._keys[j] for j in pool] if pool is not None else self._keys,
+                                                    scorer=fuzz.token_sort_ratio, limit=2,
+                                                    score_cutoff=self.cutoff - self.margin)]
         truncated = self._truncation_of(key)
         if truncated is not None and (not found or found[0][1] < self.cutoff):
             found = [(self._keys[truncated], 100.0, truncated)]
