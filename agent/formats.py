@@ -6,6 +6,7 @@ Public for third-party plugins too: ``from conciliador.formats import Ordinals, 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from collections import Counter
 from decimal import Decimal
@@ -29,7 +30,7 @@ class Ordinals:
 
     def __init__(self) -> None:
         self._day: dict[str, dt.date] = {}
-        self._seen: dict[str, Counter[tuple]] = {}
+        self._seen: dict[str, Counter[int]] = {}
         self._keep_all: set[str] = set()
 
     def __call__(self, account: str, booking_date: dt.date, bank_reference: str, amount: Decimal) -> int:
@@ -42,7 +43,12 @@ class Ordinals:
             else:
                 self._keep_all.add(acct)
         self._day[acct] = max(booking_date, current or booking_date)
-        key = (booking_date, bank_reference.strip(), amount.normalize())
+        # An 8-byte digest instead of the tuple: a statement of one busy day keeps every entry of
+        # that day here. blake2b, not hash(): Python randomises string hashes per process, and
+        # ordinals must come out the same in every run.
+        key = int.from_bytes(hashlib.blake2b(
+            f"{booking_date.isoformat()}\x1f{bank_reference.strip()}\x1f{amount.normalize()}".encode(), digest_size=8
+        ).digest(), "big")
         ordinal = seen[key]
         seen[key] += 1
         return ordinal

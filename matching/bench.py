@@ -118,18 +118,28 @@ class DataSet:
 
 @dataclass(slots=True)
 class _Inv:
-    document: str
-    reference: str
+    """One invoice, small: a million of them sit beside the engine in the scale run."""
+
+    n: int  # sequence number: the document and reference numbers derive from it
     customer: int
-    base: Decimal
-    vat: Decimal
+    base: int  # pesos
+    vat: int
     due: dt.date
     discount: bool = False
     paid: bool = False
+    twin: bool = False  # a second invoice made identical to another (the ambiguous kind)
+
+    @property
+    def document(self) -> str:
+        return f"{19 if self.twin else 18}{self.n:08d}"
+
+    @property
+    def reference(self) -> str:
+        return f"FE-{(900000 if self.twin else 100000) + self.n}"
 
     @property
     def total(self) -> Decimal:
-        return self.base + self.vat
+        return D(self.base + self.vat)
 
 
 def generate(lines: int = 20_000, items: int = 100_000, customers: int = 2_500, seed: int = 2026) -> DataSet:
@@ -140,9 +150,9 @@ def generate(lines: int = 20_000, items: int = 100_000, customers: int = 2_500, 
     by_customer: dict[int, list[_Inv]] = defaultdict(list)
     for n in range(items):
         c = rng.randrange(customers)
-        base = D(int(rng.lognormvariate(14.2, 1.2)) // 100 * 100).max(D(50_000)).min(D(60_000_000))
+        base = min(max(int(rng.lognormvariate(14.2, 1.2)) // 100 * 100, 50_000), 60_000_000)
         rate = rng.choices([D("0.19"), D("0.05"), D(0)], [0.80, 0.05, 0.15])[0]
-        inv = _Inv(f"18{n:08d}", f"FE-{100000 + n}", c, base, (base * rate).quantize(D(1), ROUND_HALF_UP),
+        inv = _Inv(n, c, base, int((base * rate).quantize(D(1), ROUND_HALF_UP)),
                    TODAY - dt.timedelta(days=rng.randrange(-20, 120)), discount=rng.random() < 0.03)
         invs.append(inv)
         by_customer[c].append(inv)
@@ -351,7 +361,7 @@ def _make(rng, cat, invs, by_customer, names, nits, profile, credit_notes, repea
             if not (got := _take(rng, by_customer, c, withheld=True, prof=prof)):
                 continue
             inv = got[0]
-            twin = _Inv(f"19{len(invs):08d}", f"FE-{900000 + len(invs)}", c, inv.base, inv.vat, inv.due, paid=True)
+            twin = _Inv(len(invs), c, inv.base, inv.vat, inv.due, paid=True, twin=True)
             invs.append(twin)
             by_customer[c].append(twin)
             net, _ = _withheld(inv, prof)
