@@ -34,6 +34,18 @@ ConfigOption = Annotated[
 ]
 
 
+def _allowlist(config: Path | None) -> list[str] | None:
+    """``plugins.allow`` of the configuration given, or None (every installed plugin) without one."""
+    if config is None:
+        return None
+    from .config import load_config
+
+    try:
+        return load_config(config).plugins.allow
+    except ConciliadorError as exc:
+        _fail(exc)
+
+
 def _fail(exc: ConciliadorError) -> None:
     err.print(f"[bold red]error:[/] {exc}", highlight=False)
     raise typer.Exit(EX_CONFIG if isinstance(exc, ConfigError) else 1)
@@ -142,15 +154,7 @@ def parse(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help
     from .parsereport import parse_file
     from .pluginhost import PluginHost
 
-    allow = None
-    if config is not None:
-        try:
-            from .config import load_config
-
-            allow = load_config(config).plugins.allow
-        except ConciliadorError as exc:
-            _fail(exc)
-    formats = PluginHost(allow=allow).load().bank_formats()
+    formats = PluginHost(allow=_allowlist(config)).load().bank_formats()
     on_line = (lambda line: print(line.model_dump_json())) if as_json else None
     report = parse_file(file, formats, on_line=on_line)
     if as_json:
@@ -192,17 +196,10 @@ def _print_report(report) -> None:
 def plugins_list(config: ConfigOption = None,
                  as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Show each plugin: name, version, source and the hooks it implements."""
-    from .config import load_config
     from .pluginhost import PluginHost
 
     logs.configure("error")
-    allow = None
-    if config is not None:
-        try:
-            allow = load_config(config).plugins.allow
-        except ConciliadorError as exc:
-            _fail(exc)
-    host = PluginHost(allow=allow).load()
+    host = PluginHost(allow=_allowlist(config)).load()
     if as_json:
         print(json.dumps([vars(i) for i in host.infos] , indent=2))
         return

@@ -19,11 +19,9 @@ replaced by a stub, which shows the reader's own memory does not grow.
 from __future__ import annotations
 
 import argparse
+
 import datetime as dt
-import json
 import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -121,18 +119,15 @@ def _child(path: str, which: str) -> None:
             for item in mod.Bai2().parse(fh, path):
                 if isinstance(item, StatementLine):
                     count += 1
-    seconds = time.perf_counter() - started
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    print(json.dumps({"transactions": count, "seconds": seconds, "rss_mib": rss}))
+    import _measure  # noqa: PLC0415
+
+    _measure.report(count, started)
 
 
 def _run(path: Path, which: str) -> dict | None:
-    proc = subprocess.run([sys.executable, __file__, "--child", str(path), which], capture_output=True, text=True)
-    if proc.returncode != 0:
-        err = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode
-        print(f"  {which}: failed: {err}")
-        return None
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    import _measure  # bench/_measure.py (bench/ is sys.path[0] when this runs as a script)
+
+    return _measure.run(__file__, path, which)
 
 
 def main() -> None:
