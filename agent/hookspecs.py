@@ -56,6 +56,8 @@ def conciliador_bank_formats_from(folder: Path) -> list[BankFormat]:
     ``conciliador_bank_formats``, and the formats join those. Raise
     :class:`~conciliador.errors.ConfigError` naming the file, key and value for a file that cannot
     be used: start-up (or a reload) stops with that message. Ignore files that are not yours.
+
+    Added in plugin API 1.1: a plugin implementing it declares ``CONCILIADOR_PLUGIN_API = "1.1"``.
     """
 
 

@@ -25,11 +25,11 @@ versioned API) and a warning is logged; built-in plugins ship with the core and 
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 import importlib.metadata as md
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -44,7 +44,7 @@ log = structlog.get_logger(__name__)
 
 ENTRY_POINT_GROUP = "conciliador"
 
-PLUGIN_API_VERSION = "1.0"
+PLUGIN_API_VERSION = "1.1"  # 1.1 added conciliador_bank_formats_from
 """The plugin API this conciliador provides, ``MAJOR.MINOR`` (see the module docstring)."""
 
 API_ATTRIBUTE = "CONCILIADOR_PLUGIN_API"
