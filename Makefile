@@ -8,9 +8,9 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Drivers and the database the ODBC-based connectors are tested against.
 SYSTEM_PACKAGES := unixodbc odbc-postgresql libsqliteodbc postgresql
 
-.PHONY: demo test docs system-deps venv clean
+.PHONY: demo test docs python-deps system-deps venv clean
 
-demo: $(VENV)/.installed
+demo: python-deps $(VENV)/.installed
 	$(VENV)/bin/conciliador demo --dir demo --force
 
 test: system-deps $(VENV)/.installed-test
@@ -22,11 +22,18 @@ test: system-deps $(VENV)/.installed-test
 docs: $(VENV)/.installed
 	$(PY) -m conciliador.docgen
 
-system-deps:
+# Debian ships venv without ensurepip unless python3-venv is installed; `make demo` needs it too.
+python-deps:
+	@if ! $(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1; then \
+	  echo "Installing python3-venv"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null; \
+	fi
+
+system-deps: python-deps
 	@missing=""; for p in $(SYSTEM_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
-	if ! $(PYTHON) -m venv --help >/dev/null 2>&1; then missing="$$missing python3-venv"; fi; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing system packages:$$missing"; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
