@@ -96,6 +96,8 @@ def generate(path: str | Path, n: int) -> None:
 
 def _child(path: str, which: str) -> None:
     """Parse ``path`` and print one JSON line: transactions, seconds, peak RSS in MiB."""
+    import _measure  # noqa: PLC0415 - bench/_measure.py; bench/ is sys.path[0] when this runs as a script
+
     if which == "pypi-bai2":
         from bai2 import bai2 as lib  # noqa: PLC0415 - optional, installed by hand for the comparison
 
@@ -103,25 +105,10 @@ def _child(path: str, which: str) -> None:
         with open(path) as fh:
             parsed = lib.parse_from_file(fh)
         count = sum(len(a.children) for g in parsed.children for a in g.children)
+        _measure.report(count, started)
     else:
-        from conciliador import StatementLine  # noqa: PLC0415
-        from conciliador.plugins.banks import bai2 as mod  # noqa: PLC0415
-
-        if which == "no-ordinals":
-            class _Stub:
-                def __call__(self, *args) -> int:
-                    return 0
-
-            mod.Ordinals = _Stub
-        started = time.perf_counter()
-        count = 0
-        with open(path, "rb") as fh:
-            for item in mod.Bai2().parse(fh, path):
-                if isinstance(item, StatementLine):
-                    count += 1
-    import _measure  # noqa: PLC0415
-
-    _measure.report(count, started)
+        _measure.parse_with_conciliador("conciliador.plugins.banks.bai2", "Bai2", path,
+                                        stub_ordinals=which == "no-ordinals")
 
 
 def _run(path: Path, which: str) -> dict | None:

@@ -70,31 +70,18 @@ def generate(path: str | Path, n: int) -> None:
 
 def _child(path: str, which: str) -> None:
     """Parse ``path`` and print one JSON line: transactions, seconds, peak RSS in MiB."""
+    import _measure  # noqa: PLC0415 - bench/_measure.py; bench/ is sys.path[0] when this runs as a script
+
     # Imports first, so only parsing is timed.
     if which == "wolph":
         import mt940  # noqa: PLC0415 - optional, installed by hand for the comparison
 
         started = time.perf_counter()
         count = len(mt940.parse(path))
+        _measure.report(count, started)
     else:
-        from conciliador import StatementLine  # noqa: PLC0415
-        from conciliador.plugins.banks import mt940 as mod  # noqa: PLC0415
-
-        if which == "no-ordinals":
-            class _Stub:
-                def __call__(self, *args) -> int:
-                    return 0
-
-            mod.Ordinals = _Stub
-        started = time.perf_counter()
-        count = 0
-        with open(path, "rb") as fh:
-            for item in mod.Mt940().parse(fh, path):
-                if isinstance(item, StatementLine):
-                    count += 1
-    import _measure  # noqa: PLC0415
-
-    _measure.report(count, started)
+        _measure.parse_with_conciliador("conciliador.plugins.banks.mt940", "Mt940", path,
+                                        stub_ordinals=which == "no-ordinals")
 
 
 def _run(path: Path, which: str) -> dict | None:

@@ -99,6 +99,8 @@ def generate(path: str | Path, n: int, dialect: str = "sgml") -> None:
 
 def _child(path: str, which: str) -> None:
     """Parse ``path`` and print one JSON line: transactions, seconds, peak RSS in MiB."""
+    import _measure  # noqa: PLC0415 - bench/_measure.py; bench/ is sys.path[0] when this runs as a script
+
     if which == "ofxtools":
         from ofxtools.Parser import OFXTree  # noqa: PLC0415 - optional, installed by hand for the comparison
 
@@ -107,25 +109,10 @@ def _child(path: str, which: str) -> None:
         tree.parse(path)
         ofx = tree.convert()
         count = sum(len(s.banktranlist) for s in ofx.statements)
+        _measure.report(count, started)
     else:
-        from conciliador import StatementLine  # noqa: PLC0415
-        from conciliador.plugins.banks import ofx as mod  # noqa: PLC0415
-
-        if which == "no-ordinals":
-            class _Stub:
-                def __call__(self, *args) -> int:
-                    return 0
-
-            mod.Ordinals = _Stub
-        started = time.perf_counter()
-        count = 0
-        with open(path, "rb") as fh:
-            for item in mod.Ofx().parse(fh, path):
-                if isinstance(item, StatementLine):
-                    count += 1
-    import _measure  # noqa: PLC0415
-
-    _measure.report(count, started)
+        _measure.parse_with_conciliador("conciliador.plugins.banks.ofx", "Ofx", path,
+                                        stub_ordinals=which == "no-ordinals")
 
 
 def _run(path: Path, which: str) -> dict | None:

@@ -26,7 +26,6 @@ _NOT_ALNUM = re.compile(r"[^0-9A-Z]")
 # (legal persons) or 6-10 (natural persons' cédulas); we key on 9-digit bodies.
 _NIT = re.compile(r"(?<![0-9])(\d{3}\.?\d{3}\.?\d{3})(?:\s?-\s?(\d))?(?![0-9])|(?<![0-9])(\d{10})(?![0-9])")
 _DIGIT_RUN = re.compile(r"\d+")
-_TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-/._#][A-Za-z0-9]+)*")
 
 
 def fold(text: str) -> str:
@@ -78,7 +77,3 @@ def numeric_core(text: str) -> str:
     are typed without prefix or zeros as often as with them (SAP algorithm 026, Odoo tokens)."""
     runs = _DIGIT_RUN.findall(text)
     return runs[-1].lstrip("0") if runs else ""
-
-
-def tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text)

@@ -12,7 +12,7 @@ Money here is integers in units of 1/SCALE of the currency, so sums are exact an
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from itertools import product
 
 SCALE = 100_000  # 5 decimals: the most seen in bank files
@@ -84,7 +84,3 @@ def withheld(base: int, rate_millionths: int, unit: int) -> int:
 
 def withholding_split(profile: RateUnits, base: int, vat: int, unit: int) -> tuple[int, int, int]:
     return (withheld(base, profile.rf, unit), withheld(vat, profile.riva, unit), withheld(base, profile.rica, unit))
-
-
-def round_decimal(value: Decimal, unit: Decimal) -> Decimal:
-    return value.quantize(unit, rounding=ROUND_HALF_UP)
