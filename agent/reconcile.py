@@ -135,17 +135,10 @@ def _enqueue(runtime: Runtime, conn, company: str, line_id: int, decision_id: in
 
 def match_config(settings: Settings) -> MatchConfig:
     """The engine's settings from ``[matching]``; the companies' own accounts mark internal transfers."""
-    m = settings.matching
-    return MatchConfig(
-        min_reference_length=m.min_reference_length, min_numeric_reference=m.min_numeric_reference,
-        apply_threshold=m.apply_threshold, tolerance_absolute=m.tolerance_absolute,
-        tolerance_percent=m.tolerance_percent, rounding_per_invoice=m.rounding_per_invoice,
-        retefuente_rates=tuple(m.retefuente_rates), reteiva_rates=tuple(m.reteiva_rates),
-        reteica_rates=tuple(m.reteica_rates), withholding_unit=m.withholding_unit,
-        interchangeable=m.interchangeable, unknown_invoices=m.unknown_invoices, name_cutoff=m.name_cutoff,
-        name_margin=m.name_margin, max_candidates=m.max_candidates, max_combination=m.max_combination,
-        own_accounts=frozenset(a for c in settings.companies.values() for a in c.accounts),
-    )
+    values = settings.matching.model_dump()
+    for rates in ("retefuente_rates", "reteiva_rates", "reteica_rates"):
+        values[rates] = tuple(values[rates])
+    return MatchConfig(**values, own_accounts=frozenset(a for c in settings.companies.values() for a in c.accounts))
 
 
 def _net_of_outbox(runtime: Runtime, company: str, items: list[OpenItem]) -> list[OpenItem]:

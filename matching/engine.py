@@ -19,6 +19,7 @@ Pure: no I/O, no clock. The same input gives the same decisions.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -99,7 +100,7 @@ class Engine:
     def __post_init__(self) -> None:
         cfg = self.config
         if self.min_reference_length is not None:
-            cfg = self.config = MatchConfig(**{**cfg.__dict__, "min_reference_length": self.min_reference_length})
+            cfg = self.config = dataclasses.replace(cfg, min_reference_length=self.min_reference_length)
         self.items = ItemIndex(self.open_items, cfg.min_reference_length, cfg.min_numeric_reference)
         self.people = CustomerIndex(self.customers, self.aliases, cfg.name_cutoff, cfg.name_margin)
         self.profiles = [RateUnits.of(p) for p in profiles(list(cfg.retefuente_rates), list(cfg.reteiva_rates),
