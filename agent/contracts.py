@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from .errors import PermanentError
 from .models import CheckResult, Customer, OpenItem, Posting, PostingResult, StatementLine, StatementSummary
 
 __all__ = ["BankFormat", "ErpConnector", "ConnectorSettings", "ReferenceExtractor", "ParsedItem"]
@@ -110,6 +111,44 @@ class ErpConnector(abc.ABC):
     @abc.abstractmethod
     def find_posting(self, key: str) -> PostingResult | None:
         """Return the document that carries ``key``, or None if the ERP has none."""
+
+    # -- postings in several calls ----------------------------------------------------------------
+    # Some ERPs post a payment in steps (S/4HANA: a journal entry, then the clearing of the invoices
+    # against it). The core keeps each finished step in its outbox, so after a crash or a lost
+    # answer it resumes at the step whose outcome is unknown and never repeats a finished one.
+    # A connector whose ERP posts in one call overrides none of these.
+
+    def posting_steps(self, posting: Posting) -> tuple[str, ...]:
+        """Names of the ERP calls that make ``posting``, in order. Default: ``("post",)``, one call
+        to :meth:`post`. The names are stored with the outbox row; keep them stable across releases."""
+        return ("post",)
+
+    def post_step(self, posting: Posting, step: str, done: Mapping[str, PostingResult]) -> PostingResult:
+        """Make one step's call. ``done`` holds the results of the earlier steps, by name (the
+        journal entry a clearing step clears, for example). The last step's result is the
+        posting's result. Default: :meth:`post` for the single step ``"post"``.
+
+        :meth:`post` must still make the whole posting in one call (the conformance kit calls it).
+        """
+        if step != "post":
+            raise PermanentError(f"{type(self).__name__} declares no posting step {step!r}")
+        return self.post(posting)
+
+    def find_step(self, posting: Posting, step: str, done: Mapping[str, PostingResult]) -> PostingResult | None:
+        """What ``step`` left in the ERP for ``posting.key``, or None if it left nothing. Called
+        before a step whose outcome is unknown is sent again. Default: :meth:`find_posting`."""
+        return self.find_posting(posting.key)
+
+    def reverse(self, posting: Posting) -> PostingResult:
+        """Reverse the document ``posting.reverses`` (a posting of kind ``reversal``; its other
+        fields repeat the original posting), carrying ``posting.key`` in the reversal document so
+        :meth:`find_posting` finds it. The items the original cleared must be open again.
+
+        Default: refuse with :class:`~conciliador.errors.PermanentError`, so the request reaches
+        finance, who reverse it in the ERP by hand.
+        """
+        raise PermanentError(
+            f"The {self.name} connector cannot reverse documents; reverse {posting.reverses} in the ERP by hand.")
 
     @abc.abstractmethod
     def post_einvoice_status(self, document: str, cufe: str, status: str, at: dt.datetime) -> None:

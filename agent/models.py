@@ -233,6 +233,8 @@ class Decision(_Model):
 class PostingKind(StrEnum):
     APPLY = "apply"
     ON_ACCOUNT = "on_account"
+    #: Undo a document the agent posted (finance's "reversar"); see :meth:`ErpConnector.reverse`.
+    REVERSAL = "reversal"
 
 
 class Posting(_Model):
@@ -255,6 +257,14 @@ class Posting(_Model):
     applications: tuple[Application, ...] = ()
     on_account: Money = Field(default=Decimal(0), description="Part of the payment left on the customer's account.")
     text: str = Field(default="", description="Short text for the ERP document.")
+    reverses: str = Field(default="", description="For a reversal: the ERP document to reverse. The other "
+                          "fields repeat the posting that created it.")
+
+    @model_validator(mode="after")
+    def _reversal_names_its_document(self) -> "Posting":
+        if (self.kind is PostingKind.REVERSAL) != bool(self.reverses):
+            raise ValueError("a reversal posting, and only a reversal, names the document it reverses in 'reverses'")
+        return self
 
 
 class PostingResult(_Model):

@@ -15,13 +15,17 @@ from dataclasses import dataclass
 import structlog
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_random
 
+from .contracts import ErpConnector
 from .errors import PermanentError, RetryableError
 from .faults import crash_point
-from .models import Posting, PostingResult
+from .models import Posting, PostingKind, PostingResult
 from .runtime import Runtime
 from .store import utcnow
 
 log = structlog.get_logger(__name__)
+
+#: A reversal is one call to :meth:`ErpConnector.reverse`, whatever steps the connector posts in.
+REVERSAL_STEPS = ("reverse",)
 
 
 class _Stopping(Exception):
@@ -64,7 +68,7 @@ class Poster:
 
     def post_one(self, key: str) -> str:
         """Send one posting; returns ``posted``, ``failed`` (finance decides) or ``deferred`` (retry later)."""
-        row = self.db.conn.execute("SELECT state, company, payload FROM outbox WHERE key = ?", (key,)).fetchone()
+        row = self.db.conn.execute("SELECT state, step, company, payload FROM outbox WHERE key = ?", (key,)).fetchone()
         if row is None or row["state"] not in ("pending", "in_flight"):
             return "deferred"
         posting = Posting.model_validate_json(row["payload"])
@@ -72,32 +76,18 @@ class Poster:
         if connector is None:
             self._defer(key, f"no connector configured for company {row['company']!r}")
             return "deferred"
-        cfg = self.rt.settings.poster
-        outcome_unknown = row["state"] == "in_flight"
-        retrying = Retrying(
-            retry=retry_if_exception_type(RetryableError),
-            stop=stop_after_attempt(cfg.max_attempts),
-            # Exponential backoff plus random jitter, so many postings do not retry in lockstep.
-            wait=wait_exponential(multiplier=cfg.backoff_initial_seconds, max=cfg.backoff_max_seconds)
-            + wait_random(0, cfg.backoff_initial_seconds),
-            sleep=self._sleep,
-            reraise=True,
-        )
         try:
-            for attempt in retrying:
-                with attempt:
-                    if outcome_unknown:
-                        found = connector.find_posting(key)
-                        if found is not None:
-                            self._posted(posting, found, recovered=True)
-                            return "posted"
-                    self._mark_in_flight(key)
-                    outcome_unknown = True
-                    crash_point("poster.before_post")
-                    result = connector.post(posting)
-                    crash_point("poster.after_post")
-                    self._posted(posting, result, recovered=False)
-                    return "posted"
+            steps = REVERSAL_STEPS if posting.kind is PostingKind.REVERSAL else tuple(connector.posting_steps(posting))
+            done = self._done_steps(key)
+            for step in steps:
+                if step in done:
+                    continue
+                # Only the step that was under way when the agent stopped has an unknown outcome.
+                unknown = row["state"] == "in_flight" and row["step"] == step
+                result, recovered = self._run_step(connector, posting, step, done, unknown)
+                done[step] = result
+                self._step_done(posting, step, result, recovered=recovered, last=step == steps[-1])
+            return "posted"
         except _Stopping:
             return "deferred"
         except RetryableError as exc:
@@ -110,24 +100,65 @@ class Poster:
             log.exception("connector_failed", key=key, company=row["company"])
             self._defer(key, f"connector error: {exc!r}")
             return "deferred"
-        return "deferred"
+
+    def _run_step(self, connector: ErpConnector, posting: Posting, step: str, done: dict[str, PostingResult],
+                  unknown: bool) -> tuple[PostingResult, bool]:
+        """One step with retries; returns its result and whether it was found rather than sent."""
+        cfg = self.rt.settings.poster
+        retrying = Retrying(
+            retry=retry_if_exception_type(RetryableError),
+            stop=stop_after_attempt(cfg.max_attempts),
+            # Exponential backoff plus random jitter, so many postings do not retry in lockstep.
+            wait=wait_exponential(multiplier=cfg.backoff_initial_seconds, max=cfg.backoff_max_seconds)
+            + wait_random(0, cfg.backoff_initial_seconds),
+            sleep=self._sleep,
+            reraise=True,
+        )
+        reversal = posting.kind is PostingKind.REVERSAL
+        for attempt in retrying:
+            with attempt:
+                if unknown:
+                    found = connector.find_posting(posting.key) if reversal else connector.find_step(posting, step, done)
+                    if found is not None:
+                        return found, True
+                self._mark_in_flight(posting.key, step)
+                unknown = True
+                crash_point("poster.before_post")
+                result = connector.reverse(posting) if reversal else connector.post_step(posting, step, done)
+                crash_point("poster.after_post")
+                return result, False
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    def _done_steps(self, key: str) -> dict[str, PostingResult]:
+        rows = self.db.conn.execute("SELECT step, document, detail FROM outbox_steps WHERE key = ?", (key,))
+        return {r["step"]: PostingResult(key=key, document=r["document"], detail=r["detail"]) for r in rows}
 
     def _sleep(self, seconds: float) -> None:
         if self.stop.wait(seconds):
             raise _Stopping
 
-    def _mark_in_flight(self, key: str) -> None:
+    def _mark_in_flight(self, key: str, step: str) -> None:
         with self.db.transaction() as conn:
-            conn.execute("UPDATE outbox SET state = 'in_flight', attempts = attempts + 1, updated_at = ? WHERE key = ?",
-                         (utcnow(), key))
+            conn.execute("UPDATE outbox SET state = 'in_flight', step = ?, attempts = attempts + 1, updated_at = ? "
+                         "WHERE key = ?", (step, utcnow(), key))
 
-    def _posted(self, posting: Posting, result: PostingResult, *, recovered: bool) -> None:
+    def _step_done(self, posting: Posting, step: str, result: PostingResult, *, recovered: bool, last: bool) -> None:
+        # The step's record and the posting's state commit together: a crash between them would
+        # leave a finished posting that the next round skips without ever marking it posted.
         with self.db.transaction() as conn:
-            conn.execute("UPDATE outbox SET state = 'posted', erp_document = ?, last_error = NULL, updated_at = ? "
-                         "WHERE key = ?", (result.document, utcnow(), posting.key))
+            conn.execute("INSERT INTO outbox_steps(key, step, document, detail, done_at) VALUES (?, ?, ?, ?, ?)",
+                         (posting.key, step, result.document, result.detail, utcnow()))
             line_id = conn.execute("SELECT line_id FROM outbox WHERE key = ?", (posting.key,)).fetchone()[0]
-            self.db.audit(conn, "posted", line_id=line_id, posting_key=posting.key, erp_document=result.document,
-                          recovered_by_find_posting=recovered)
+            if last:
+                conn.execute("UPDATE outbox SET state = 'posted', erp_document = ?, last_error = NULL, updated_at = ? "
+                             "WHERE key = ?", (result.document, utcnow(), posting.key))
+            else:
+                conn.execute("UPDATE outbox SET state = 'pending', updated_at = ? WHERE key = ?", (utcnow(), posting.key))
+            self.db.audit(conn, "posted" if last else "posting_step_done", line_id=line_id, posting_key=posting.key,
+                          step=step, erp_document=result.document, recovered_by_find_posting=recovered)
+        if not last:
+            log.info("posting_step_done", key=posting.key, step=step, erp_document=result.document, recovered=recovered)
+            return
         log.info("posted", key=posting.key, company=posting.company, erp_document=result.document, recovered=recovered)
         self.rt.host.notify("conciliador_posting_done", posting=posting, result=result)
 

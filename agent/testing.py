@@ -187,22 +187,31 @@ class ErpTestSystem(abc.ABC):
 
 
 class LostResponse:
-    """Wraps a connector so the answers of its first ``lose`` successful posts are lost on the way
-    back: the ERP committed the document, the caller gets a RetryableError (a timeout), exactly
-    what the core's ``find_posting`` recovery exists for. The lost results are kept in
-    :attr:`lost`."""
+    """Wraps a connector so the answers of its first ``lose`` successful ERP calls (``post``, a
+    ``post_step`` or ``reverse``) are lost on the way back: the ERP committed the document, the
+    caller gets a RetryableError (a timeout), exactly what the core's ``find_posting`` /
+    ``find_step`` recovery exists for. The lost results are kept in :attr:`lost`."""
 
     def __init__(self, connector: ErpConnector, lose: int = 1) -> None:
         self._connector = connector
         self._lose = lose
         self.lost: list[PostingResult] = []
 
-    def post(self, posting: Posting) -> PostingResult:
-        result = self._connector.post(posting)
+    def _lost(self, result: PostingResult) -> PostingResult:
         if len(self.lost) < self._lose:
             self.lost.append(result)
             raise RetryableError("the ERP's answer was lost (simulated by the conformance kit)")
         return result
+
+    def post(self, posting: Posting) -> PostingResult:
+        return self._lost(self._connector.post(posting))
+
+    def post_step(self, posting: Posting, step: str, done: Mapping[str, PostingResult]) -> PostingResult:
+        # The connector's own post_step calls its own post(); wrap the step, not only post().
+        return self._lost(self._connector.post_step(posting, step, done))
+
+    def reverse(self, posting: Posting) -> PostingResult:
+        return self._lost(self._connector.reverse(posting))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._connector, name)
@@ -450,6 +459,47 @@ class ErpConformance:
             fresh.close()
         assert found is not None, f"find_posting({posting.key!r}) found nothing after the ERP committed {lost.document}"
         assert (found.key, found.document) == (posting.key, lost.document), found
+
+    def test_posting_steps_resume(self, erp: ErpConnector, erp_system: ErpTestSystem, erp_seed: SeedData,
+                                  main_currency: str) -> None:
+        """Made step by step as the agent makes it (``posting_steps``, then ``post_step`` for each),
+        a payment clears its item; after each step ``find_step`` finds that step's document, so a
+        step whose answer was lost is never sent twice; ``find_posting`` finds the last one."""
+        [item] = self._receivables(erp, erp_seed, main_currency)
+        posting = self._posting(erp_system, item.customer_id, item.currency, [(item, _part(item.open_amount))])
+        steps = tuple(erp.posting_steps(posting))
+        assert steps and len(set(steps)) == len(steps) and all(isinstance(s, str) and s for s in steps), \
+            f"posting_steps() must name each step once, got {steps!r}"
+        done: dict[str, PostingResult] = {}
+        for step in steps:
+            assert erp.find_step(posting, step, done) is None, f"find_step({step!r}) finds a document before the step ran"
+            result = erp.post_step(posting, step, done)
+            found = erp.find_step(posting, step, done)
+            assert found is not None and found.document == result.document, \
+                f"after step {step!r} made {result.document}, find_step found {found}"
+            done[step] = result
+        assert _open(erp)[item.document].open_amount == item.open_amount - _part(item.open_amount)
+        assert erp.find_posting(posting.key).document == done[steps[-1]].document
+
+    def test_reversal_reopens_or_is_refused(self, erp: ErpConnector, erp_system: ErpTestSystem, erp_seed: SeedData,
+                                            main_currency: str) -> None:
+        """Reversing a posted payment (``reverse`` with a posting of kind ``reversal``) either opens
+        its item again by the amount it had cleared, with the reversal found by its own key, or is
+        refused with PermanentError and changes nothing (the connector cannot reverse)."""
+        [item] = self._receivables(erp, erp_seed, main_currency)
+        original = self._posting(erp_system, item.customer_id, item.currency, [(item, _part(item.open_amount))])
+        posted = erp.post(original)
+        before = _open(erp)
+        reversal = original.model_copy(update={"key": _key(), "kind": PostingKind.REVERSAL, "reverses": posted.document})
+        try:
+            result = erp.reverse(reversal)
+        except PermanentError as exc:
+            assert str(exc).strip(), "the PermanentError refusing a reversal has no message for finance"
+            assert _open(erp) == before, "the reversal was refused, yet open items changed"
+            return
+        assert result.key == reversal.key and result.document and result.document != posted.document, result
+        assert _open(erp)[item.document].open_amount == item.open_amount, "the reversed item is not open again in full"
+        assert erp.find_posting(reversal.key).document == result.document
 
     def test_find_posting_of_unknown_key_is_none(self, erp: ErpConnector) -> None:
         """``find_posting`` of a key the ERP never saw returns None (it does not raise)."""

@@ -19,7 +19,7 @@ from conciliador import (
     PostingKind,
     PostingResult,
 )
-from conciliador.plugins.flatfile import POSTING_COLUMNS, FlatFileErp, FlatFileSettings
+from conciliador.plugins.flatfile import POSTING_HEADER, FlatFileErp, FlatFileSettings
 
 CUSTOMERS = (
     "customer_id,name,tax_id\n"
@@ -75,10 +75,10 @@ def open_amounts(erp: FlatFileErp) -> dict[str, Decimal]:
 def read_postings(folder: Path) -> list[dict[str, str]]:
     with open(folder / "postings.csv", encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh)
-        assert tuple(reader.fieldnames) == POSTING_COLUMNS
+        assert tuple(reader.fieldnames) == POSTING_HEADER
         rows = list(reader)
     # Every row complete: a short row would leave None in its last columns.
-    assert all(None not in row.values() and len(row) == len(POSTING_COLUMNS) for row in rows)
+    assert all(None not in row.values() and len(row) == len(POSTING_HEADER) for row in rows)
     return rows
 
 

@@ -196,7 +196,7 @@ def test_a_correct_plugin_passes_the_whole_kit(pytester: pytest.Pytester, monkey
     outcomes = run_kit(pytester, monkeypatch, "")
     assert {k: v for k, v in outcomes.items() if v != "passed"} == {
         "TestMemErp::test_closed_period_is_permanent": "exempt"}
-    assert len([k for k in outcomes if k.startswith("TestMemErp::")]) == 22
+    assert len([k for k in outcomes if k.startswith("TestMemErp::")]) == 24
     assert len([k for k in outcomes if k.startswith("TestVariant::")]) == 12
 
 

@@ -9,7 +9,8 @@ It behaves like a small ERP so the whole flow runs without one:
 - ``postings.csv`` (written by the agent): one row per applied item of each payment document
   (cash in ``applied_amount``; ``withheld``, ``discount`` and ``write_off`` clear the rest of the
   item), plus a row without ``applied_document`` for what stays on the customer's account; the
-  idempotency key is in ``key``, like SAP's ``XBLNR``. Open amounts read back through
+  idempotency key is in ``key``, like SAP's ``XBLNR``. A reversal repeats the rows of the document
+  it reverses with the signs turned and that document in ``reverses``. Open amounts read back through
   :meth:`FlatFileErp.open_items` are net of what was posted, so a paid invoice is no longer open.
   Like an ERP, it refuses (:class:`PermanentError`) a payment for a customer it does not know or
   applied to a document it does not hold, and a second posting with a key it already
@@ -42,6 +43,7 @@ from conciliador import (
     OpenItem,
     PermanentError,
     Posting,
+    PostingKind,
     PostingResult,
     RetryableError,
     hookimpl,
@@ -58,6 +60,8 @@ ITEM_OPTIONAL = ("document_date", "due_date", "tax_base", "vat", "cufe")
 POSTING_COLUMNS = ("key", "document", "posted_at", "kind", "customer_id", "currency", "amount",
                    "value_date", "bank_account", "bank_reference", "applied_document", "applied_amount",
                    "withheld", "discount", "write_off")
+# ``reverses`` came with reversals; files written before it still read (the column is optional).
+POSTING_HEADER = POSTING_COLUMNS + ("reverses",)
 STATUS_COLUMNS = ("document", "cufe", "status", "at")
 NOT_EMPTY = frozenset({"customer_id", "name", "document", "currency", "original_amount", "open_amount", "key"})
 _PLAIN_DECIMAL = re.compile(r"[+-]?\d+(\.\d+)?")
@@ -190,38 +194,71 @@ class FlatFileErp(ErpConnector):
         return cache[filename][1]
 
     def post(self, posting: Posting) -> PostingResult:
-        path = self.folder / "postings.csv"
+        if posting.kind is PostingKind.REVERSAL:
+            return self.reverse(posting)
         self._validate(posting)
-        with _locked_append(path, POSTING_COLUMNS) as (fh, existing_rows):
+        with _locked_append(self.folder / "postings.csv", POSTING_HEADER) as (fh, existing_rows):
             # A key already there is a payment already made: answer with its document, post nothing.
             # The core asks find_posting before re-sending, but a state store restored from a backup
             # would send again postings it believes pending.
-            at = fh.content.find(b"\n" + posting.key.encode() + b",")
-            if at >= 0:
-                document = fh.content[at + 1:].split(b"\n", 1)[0].split(b",")[1].decode()
-                return PostingResult(key=posting.key, document=document, detail="already posted with this key")
+            if (already := _posted_with_key(fh.content, posting.key)) is not None:
+                return already
             document = f"{self.settings.document_prefix}{existing_rows + 1:06d}"
-            now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-            common = [posting.key, document, now, posting.kind.value, posting.customer_id, posting.currency,
-                      str(posting.amount), posting.value_date.isoformat(), posting.bank_account, posting.bank_reference]
+            common = self._common(posting, document, posting.amount)
             rows = [common + [a.document, str(a.amount), str(sum((w.amount for w in a.withholdings), Decimal(0))),
-                              str(a.discount), str(a.write_off)] for a in posting.applications]
+                              str(a.discount), str(a.write_off), ""] for a in posting.applications]
             if posting.on_account or not rows:
-                rows.append(common + ["", str(posting.on_account), "0", "0", "0"])
-            buffer = io.StringIO()
-            csv.writer(buffer, lineterminator="\n").writerows(rows)
-            fh.write(buffer.getvalue().encode("utf-8"))
-            fh.flush()
-            os.fsync(fh.fileno())
+                rows.append(common + ["", str(posting.on_account), "0", "0", "0", ""])
+            _append(fh, rows)
         return PostingResult(key=posting.key, document=document)
+
+    def reverse(self, posting: Posting) -> PostingResult:
+        """Write the reversed document's rows again with their signs turned, so what it cleared is open again."""
+        with _locked_append(self.folder / "postings.csv", POSTING_HEADER) as (fh, existing_rows):
+            if (already := _posted_with_key(fh.content, posting.key)) is not None:
+                return already
+            rows = list(csv.DictReader(io.StringIO(fh.content.decode("utf-8-sig"))))
+            original = [r for r in rows if r.get("document") == posting.reverses]
+            if not original:
+                raise PermanentError(f"flatfile ERP: document {posting.reverses} is not in postings.csv; nothing to reverse")
+            if original[0]["kind"] == PostingKind.REVERSAL.value:
+                raise PermanentError(f"flatfile ERP: document {posting.reverses} is itself a reversal")
+            earlier = next((r["document"] for r in rows if r.get("reverses") == posting.reverses), None)
+            if earlier:
+                raise PermanentError(f"flatfile ERP: document {posting.reverses} was already reversed by {earlier}")
+            document = f"{self.settings.document_prefix}{existing_rows + 1:06d}"
+            common = self._common(posting, document, -Decimal(original[0]["amount"]))
+            _append(fh, [common + [r["applied_document"], *(str(-Decimal(r[c])) for c in
+                                                             ("applied_amount", "withheld", "discount", "write_off")),
+                                   posting.reverses] for r in original])
+        return PostingResult(key=posting.key, document=document, detail=f"reverses {posting.reverses}")
+
+    @staticmethod
+    def _common(posting: Posting, document: str, amount: Decimal) -> list[str]:
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        return [posting.key, document, now, posting.kind.value, posting.customer_id, posting.currency,
+                str(amount), posting.value_date.isoformat(), posting.bank_account, posting.bank_reference]
 
     def post_einvoice_status(self, document: str, cufe: str, status: str, at: dt.datetime) -> None:
         with _locked_append(self.folder / "einvoice_status.csv", STATUS_COLUMNS) as (fh, _):
-            buffer = io.StringIO()
-            csv.writer(buffer, lineterminator="\n").writerow([document, cufe, status, at.isoformat()])
-            fh.write(buffer.getvalue().encode("utf-8"))
-            fh.flush()
-            os.fsync(fh.fileno())
+            _append(fh, [[document, cufe, status, at.isoformat()]])
+
+
+def _posted_with_key(content: bytes, key: str) -> PostingResult | None:
+    at = content.find(b"\n" + key.encode() + b",")
+    if at < 0:
+        return None
+    document = content[at + 1:].split(b"\n", 1)[0].split(b",")[1].decode()
+    return PostingResult(key=key, document=document, detail="already posted with this key")
+
+
+def _append(fh, rows: list[list[str]]) -> None:
+    """One write and an fsync: the rows of a document land together or, torn, are cut next time."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    fh.write(buffer.getvalue().encode("utf-8"))
+    fh.flush()
+    os.fsync(fh.fileno())
 
 
 class _locked_append:

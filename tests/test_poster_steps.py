@@ -1,0 +1,121 @@
+"""Postings the ERP makes in several calls: each finished step is kept, a step whose outcome is
+unknown is looked for before it is sent again, and a finished step is never repeated, across
+lost answers, connector failures and SIGKILL between the steps."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from conftest import make_workspace
+from twostep_erp import TwoStepErp
+
+HERE = Path(__file__).parent
+
+
+def _child(ws, crash_at: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CONCILIADOR_CRASH_AT": crash_at,
+           "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, str(HERE / "twostep_erp.py"), str(ws.config)], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def _agent(ws, connector_class=TwoStepErp):
+    from conciliador.config import load_config
+    from conciliador.daemon import Agent
+
+    agent = Agent(load_config(ws.config))
+    agent.rt.connectors["acme"] = connector_class(agent.rt.connectors["acme"].settings, company="acme")
+    return agent
+
+
+def _assert_each_step_once(ws, payments: int) -> None:
+    erp = TwoStepErp(TwoStepErp.Settings(folder=ws.root / "erp"), company="acme")
+    receipts = Counter(r["key"] for r in erp.receipts())
+    postings = Counter(r["key"] for r in ws.postings())
+    assert len(receipts) == len(postings) == payments
+    assert max(receipts.values()) == 1, "a receipt was made twice"
+    assert max(postings.values()) == 1, "a clearing was made twice"
+    assert dict(ws.query("SELECT state, count(*) FROM outbox GROUP BY state")) == {"posted": payments}
+    steps = ws.query("SELECT s.step, s.document, o.erp_document FROM outbox_steps s JOIN outbox o USING(key) "
+                     "ORDER BY o.key, s.done_at")
+    assert [s for s, _, _ in steps] == ["receipt", "clear"] * payments
+    assert all(doc == final for step, doc, final in steps if step == "clear")
+
+
+@pytest.mark.parametrize("crash_at, under_way, found_by_search", [
+    ("poster.after_post:1", "receipt", "receipt"),  # the receipt is in the ERP, the store does not know it
+    ("poster.before_post:2", "clear", None),         # the receipt is recorded, the clearing not yet sent
+    ("poster.after_post:2", "clear", "clear"),       # the clearing is in the ERP, the store does not know it
+])
+def test_sigkill_between_steps_resumes_at_the_right_step(tmp_path, crash_at, under_way, found_by_search):
+    ws = make_workspace(tmp_path / "ws", invoices=3)
+    (ws.inbox / "s.csv").write_bytes(ws.statement("s", [(f"PAGO {r}", t) for _, r, _, t in ws.invoices]))
+    child = _child(ws, crash_at)
+    assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
+    assert ws.query("SELECT step FROM outbox WHERE state = 'in_flight'") == [(under_way,)]
+
+    agent = _agent(ws)
+    try:
+        summary = agent.run_once()
+    finally:
+        agent.close()
+    assert summary.posted == 3 and summary.pending == 0
+    _assert_each_step_once(ws, 3)
+    recovered = ws.query("SELECT json_extract(detail, '$.step') FROM audit WHERE event IN ('posted', 'posting_step_done') "
+                         "AND json_extract(detail, '$.recovered_by_find_posting')")
+    assert [r[0] for r in recovered] == ([found_by_search] if found_by_search else [])
+
+
+def test_lost_answer_of_a_step_is_found_not_resent(tmp_path):
+    from conciliador.errors import RetryableError
+
+    class LosesFirstReceiptAnswer(TwoStepErp):
+        lost = 0
+
+        def post_step(self, posting, step, done):
+            result = super().post_step(posting, step, done)
+            if step == "receipt" and not type(self).lost:
+                type(self).lost += 1
+                raise RetryableError("timed out waiting for the ERP")
+            return result
+
+    ws = make_workspace(tmp_path / "ws", invoices=3)
+    (ws.inbox / "s.csv").write_bytes(ws.statement("s", [(f"PAGO {r}", t) for _, r, _, t in ws.invoices]))
+    agent = _agent(ws, LosesFirstReceiptAnswer)
+    try:
+        summary = agent.run_once()
+    finally:
+        agent.close()
+    assert summary.posted == 3
+    _assert_each_step_once(ws, 3)
+
+
+def test_refused_second_step_keeps_the_first_and_reaches_finance(tmp_path):
+    from conciliador.errors import PermanentError
+
+    class ClosedForClearing(TwoStepErp):
+        def post_step(self, posting, step, done):
+            if step == "clear":
+                raise PermanentError("clearing refused", erp_message="F5 201: Período 11/2026 cerrado para compensar")
+            return super().post_step(posting, step, done)
+
+    ws = make_workspace(tmp_path / "ws", invoices=2)
+    (ws.inbox / "s.csv").write_bytes(ws.statement("s", [(f"PAGO {r}", t) for _, r, _, t in ws.invoices]))
+    agent = _agent(ws, ClosedForClearing)
+    try:
+        summary = agent.run_once()
+    finally:
+        agent.close()
+    assert summary.failed == 2 and ws.postings() == []
+    assert ws.query("SELECT step, count(*) FROM outbox_steps GROUP BY step") == [("receipt", 2)]
+    assert ws.query("SELECT DISTINCT state, step, last_error FROM outbox") == [
+        ("failed", "clear", "F5 201: Período 11/2026 cerrado para compensar")]
+    [path] = summary.exception_files
+    assert "F5 201" in path.read_text(encoding="utf-8-sig")
