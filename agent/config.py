@@ -85,6 +85,7 @@ class PathsSettings(_Section):
     exceptions: Path = Path("exceptions")
     resolutions: Path = Path("resolutions")
     state: Path = Path("state")
+    reports: Path = Path("reports")
 
     def resolved(self, base: Path) -> PathsSettings:
         return PathsSettings(**{k: (base / v).resolve() for k, v in self.model_dump().items()})
@@ -136,9 +137,24 @@ class MatchingSettings(_Section):
         return value
 
 
+class ReportSettings(_Section):
+    """The KPI report the running agent writes each day into ``paths.reports``."""
+
+    # Local time, 24-hour "HH:MM"; "" turns the daily report off. A report missed while the agent
+    # was stopped is written as soon as it runs again that day.
+    daily_at: str = Field("06:00", pattern=r"^(|([01]\d|2[0-3]):[0-5]\d)$")
+    days: int = Field(30, ge=1, le=366)
+
+
 class LoggingSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
+
+
+class MetricsSettings(_Section):
+    # "host:port" for a Prometheus /metrics endpoint while the agent runs as a service; "" = off.
+    # Loopback by default in the example: the figures say how much money waits, which is not public.
+    listen: str = Field("", pattern=r"^(|(\[[0-9A-Fa-f:]+\]|[A-Za-z0-9.-]*):\d{1,5})$")
 
 
 class PluginsSettings(_Section):
@@ -172,7 +188,9 @@ class Settings(BaseSettings):
     poster: PosterSettings = PosterSettings()
     matching: MatchingSettings = MatchingSettings()
     logging: LoggingSettings = LoggingSettings()
+    metrics: MetricsSettings = MetricsSettings()
     plugins: PluginsSettings = PluginsSettings()
+    report: ReportSettings = ReportSettings()
     companies: dict[str, CompanySettings] = Field(default_factory=dict)
 
     config_file: Path | None = Field(default=None, exclude=True)

@@ -24,6 +24,8 @@ from .config import Settings, load_config
 from .errors import ConciliadorError, ConfigError
 from .exceptions_file import write_exceptions
 from .intake import Intake, Outcome, is_candidate
+from .metrics import Metrics
+from .sdnotify import notify
 from .poster import Poster
 from .reconcile import ReconcileStats, pending_companies, reconcile
 from .runtime import Runtime, build_runtime
@@ -60,12 +62,29 @@ class _NoProgress:
         pass
 
 
+class _Heartbeat(_NoProgress):
+    """The service's progress: a long round (thousands of postings) keeps feeding systemd's
+    watchdog, at most every few seconds, so only a loop that is truly stuck gets restarted."""
+
+    EVERY_SECONDS = 5.0
+
+    def __init__(self) -> None:
+        self._last = 0.0
+
+    def advance(self, name: str) -> None:
+        now = time.monotonic()
+        if now - self._last >= self.EVERY_SECONDS:
+            self._last = now
+            notify("WATCHDOG=1")
+
+
 @dataclass
 class RunSummary:
     files: list[Outcome] = field(default_factory=list)
     reconcile: ReconcileStats = field(default_factory=ReconcileStats)
     posted: int = 0
     failed: int = 0
+    deferred: int = 0
     pending: int = 0
     undecided: int = 0
     exception_files: list[Path] = field(default_factory=list)
@@ -137,8 +156,10 @@ class Agent:
         self.poster = Poster(self.rt, self.stop)
         self._next_reconcile = 0.0
         self.progress: Progress = _NoProgress()
+        self.metrics = Metrics()
 
     def close(self) -> None:
+        self.metrics.close()
         self.rt.close()
         if self._lock_fh is not None:
             self._lock_fh.close()
@@ -187,6 +208,7 @@ class Agent:
             drained = self.poster.drain(self.progress)
             summary.posted += drained.posted
             summary.failed += drained.failed
+            summary.deferred += drained.deferred
             changed = changed or drained.failed > 0
         if changed:
             summary.exception_files = write_exceptions(self.rt)
@@ -220,9 +242,14 @@ class Agent:
         observer = Observer()
         observer.schedule(_Wake(files, self.wake), str(self.rt.folders["inbox"]), recursive=False)
         observer.start()
+        if self.settings.metrics.listen:
+            self.metrics.serve(self.settings.metrics.listen)
+        # systemd (Type=notify) starts dependent units and counts the start timeout until this.
+        notify("READY=1", f"STATUS=watching {self.rt.folders['inbox']}")
         log.info("agent_started", inbox=str(self.rt.folders["inbox"]), companies=sorted(self.rt.connectors),
                  formats=[f.name for f in self.rt.formats])
         next_rescan = 0.0
+        self.progress = _Heartbeat()
         try:
             while not self.stop.is_set():
                 if self.reload_requested.is_set():
@@ -234,17 +261,23 @@ class Agent:
                         files.add(path)
                     next_rescan = time.monotonic() + cfg.rescan_seconds
                 try:
+                    started = time.monotonic()
                     summary = RunSummary()
                     self._take(files.ready(), summary)
                     self._work(summary)
+                    self.metrics.record(summary, self.rt.db, started)
+                    # Only a loop that completes a round feeds systemd's watchdog (WatchdogSec=).
+                    notify("WATCHDOG=1")
                 except Exception:  # e.g. disk full, store locked too long: log, pause, go on
                     log.exception("step_failed")
                     self.stop.wait(ERROR_PAUSE_SECONDS)
                 self.wake.wait(TICK_SECONDS)
                 self.wake.clear()
         finally:
+            notify("STOPPING=1")
             observer.stop()
             observer.join(timeout=5)
+            self.metrics.close()
             log.info("agent_stopped")
 
     def install_signal_handlers(self) -> None:

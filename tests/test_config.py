@@ -77,7 +77,7 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path, monkey
     assert folders.state == Path("/var/lib/x").resolve()
     # Keys not in the file keep their default name, still under the config folder.
     assert folders.quarantine == (config_dir / "quarantine").resolve()
-    assert set(folders.folders()) == {"inbox", "archive", "quarantine", "exceptions", "resolutions", "state"}
+    assert set(folders.folders()) == {"inbox", "archive", "quarantine", "exceptions", "resolutions", "state", "reports"}
 
 
 def test_relative_config_path_is_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
