@@ -5,8 +5,9 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Drivers and the database the ODBC-based connectors are tested against.
-SYSTEM_PACKAGES := unixodbc odbc-postgresql libsqliteodbc postgresql
+# Drivers and the database the ODBC-based connectors are tested against, and the headless browser
+# the KPI report's HTML is rendered in (tests/test_report_render.py).
+SYSTEM_PACKAGES := unixodbc odbc-postgresql libsqliteodbc postgresql chromium
 
 .PHONY: demo test docs python-deps system-deps venv clean
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -258,6 +259,27 @@ def plugins_new(kind: Annotated[str, typer.Argument(help="erp or bank")],
     except ConciliadorError as exc:
         _fail(exc)
     print(next_steps(kind, target))
+
+
+@app.command()
+def report(config: ConfigOption = None,
+           out_dir: Annotated[Optional[Path], typer.Option("--out", help="Folder to write into (default: [paths] reports).")] = None,
+           start: Annotated[Optional[dt.datetime], typer.Option("--from", formats=["%Y-%m-%d"], help="First day, YYYY-MM-DD (default: [report] days before --to).")] = None,
+           end: Annotated[Optional[dt.datetime], typer.Option("--to", formats=["%Y-%m-%d"], help="Last day, YYYY-MM-DD (default: today).")] = None,
+           company: Annotated[Optional[str], typer.Option("--company", help="One company (default: all).")] = None) -> None:
+    """Write the KPI report (HTML with charts, and the same figures as XLSX) from the state store."""
+    from .config import load_config
+    from .report import Period, write_report
+
+    try:
+        settings = load_config(config)
+        last = end.date() if end else dt.date.today()
+        period = Period(start.date(), last) if start else Period.ending(last, settings.report.days)
+        paths = write_report(settings, period=period, company=company, out_dir=out_dir)
+    except ConciliadorError as exc:
+        _fail(exc)
+    for path in paths:
+        print(path)
 
 
 @app.command()

@@ -1,13 +1,14 @@
-"""The long-running agent: inbox watcher, intake, matching, poster, exceptions file.
+"""The long-running agent: inbox watcher, intake, matching, finance's resolutions, poster, workbooks.
 
-One worker loop does the work in order (intake, reconcile, post, exceptions), one step and one
-transaction at a time, so a stop request is honoured between steps and never leaves half-written
-state. The watchdog observer only wakes the loop; a full rescan at start and every
-``intake.rescan_seconds`` catches events that network shares drop.
+One worker loop does the work in order (intake, resolutions, reconcile, post, exception workbooks),
+one step and one transaction at a time, so a stop request is honoured between steps and never
+leaves half-written state. The watchdog observer only wakes the loop; a full rescan at start and
+every ``intake.rescan_seconds`` catches events that network shares drop (inbox and resolutions).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import signal
 import threading
 import time
@@ -22,13 +23,15 @@ from watchdog.observers import Observer
 from . import logs
 from .config import Settings, load_config
 from .errors import ConciliadorError, ConfigError
-from .exceptions_file import write_exceptions
 from .intake import Intake, Outcome, is_candidate
 from .metrics import Metrics
 from .sdnotify import notify
 from .poster import Poster
 from .reconcile import ReconcileStats, pending_companies, reconcile
+from .resolutions import ResolutionOutcome, Resolver, resolution_files
+from .report import daily_due, write_daily
 from .runtime import Runtime, build_runtime
+from .workbook import write_exception_files
 
 try:
     import fcntl
@@ -40,6 +43,8 @@ log = structlog.get_logger(__name__)
 TICK_SECONDS = 0.25
 SNAPSHOT_RETRY_SECONDS = 30.0
 ERROR_PAUSE_SECONDS = 5.0
+REPORT_CHECK_SECONDS = 60.0
+REPORT_RETRY_SECONDS = 3600.0
 
 
 class AlreadyRunning(ConciliadorError):
@@ -88,6 +93,7 @@ class RunSummary:
     pending: int = 0
     undecided: int = 0
     exception_files: list[Path] = field(default_factory=list)
+    resolutions: list[ResolutionOutcome] = field(default_factory=list)
 
 
 class _StableFiles:
@@ -154,7 +160,9 @@ class Agent:
         self.reload_requested = threading.Event()
         self.intake = Intake(self.rt)
         self.poster = Poster(self.rt, self.stop)
+        self.resolver = Resolver(self.rt)
         self._next_reconcile = 0.0
+        self._next_report_check = 0.0
         self.progress: Progress = _NoProgress()
         self.metrics = Metrics()
 
@@ -176,6 +184,7 @@ class Agent:
             files = self.inbox_files()
             self.progress.stage("files", len(files))
             self._take(files, summary)
+            self._resolve(resolution_files(self.rt), summary)
             self._work(summary, force=True)
         finally:
             self.progress = _NoProgress()
@@ -195,9 +204,19 @@ class Agent:
                 log.error("file_not_taken", file=path.name, error=str(exc))
             self.progress.advance("files")
 
+    def _resolve(self, paths: list[Path], summary: RunSummary) -> None:
+        """Workbooks finance dropped into resolutions/: valid rows go to the outbox, before it is drained."""
+        for path in paths:
+            if self.stop.is_set():
+                break
+            try:
+                summary.resolutions.append(self.resolver.process(path))
+            except OSError as exc:  # vanished, unreadable, or the archive cannot be written: next rescan
+                log.error("resolution_not_taken", file=path.name, error=str(exc))
+
     def _work(self, summary: RunSummary, *, force: bool = False) -> None:
         """Reconcile, post, and rewrite the exceptions files if anything they show may have changed."""
-        changed = force or bool(summary.files)
+        changed = force or bool(summary.files) or any(r.status != "waiting" for r in summary.resolutions)
         if not self.stop.is_set() and (force or time.monotonic() >= self._next_reconcile) and pending_companies(self.rt):
             stats = reconcile(self.rt)
             summary.reconcile = stats
@@ -209,9 +228,10 @@ class Agent:
             summary.posted += drained.posted
             summary.failed += drained.failed
             summary.deferred += drained.deferred
-            changed = changed or drained.failed > 0
+            # Postings done change the "applied" sheet (its ERP documents), failures the pending one.
+            changed = changed or drained.failed > 0 or drained.posted > 0
         if changed:
-            summary.exception_files = write_exceptions(self.rt)
+            summary.exception_files = write_exception_files(self.rt)
 
     def reload(self) -> bool:
         """Re-read the configuration file. On any error the running configuration stays (the last
@@ -230,17 +250,33 @@ class Agent:
         self.settings, self.rt = settings, runtime
         self.intake = Intake(runtime)
         self.poster = Poster(runtime, self.stop)
+        self.resolver = Resolver(runtime)
         logs.configure(settings.logging.level, settings.logging.format)
         log.info("reloaded", config=str(settings.config_file), companies=sorted(runtime.connectors))
         return True
+
+    def _daily_report(self) -> None:
+        """Write the day's KPI report once ``[report] daily_at`` has passed; a failure (a full disk, an
+        unwritable folder) is logged and tried again an hour later, never stopping the agent."""
+        if time.monotonic() < self._next_report_check:
+            return
+        self._next_report_check = time.monotonic() + REPORT_CHECK_SECONDS
+        try:
+            if daily_due(self.settings, dt.datetime.now().astimezone()):
+                write_daily(self.settings, self.rt.db.conn)
+        except Exception:
+            log.exception("report_failed", folder=str(self.settings.folders.reports))
+            self._next_report_check = time.monotonic() + REPORT_RETRY_SECONDS
 
     # -- the service -------------------------------------------------------------------------
     def serve(self) -> None:
         """Run until SIGTERM/SIGINT (or :attr:`stop` is set by the caller); SIGHUP reloads."""
         cfg = self.settings.intake
         files = _StableFiles(cfg.stable_seconds)
+        dropped = _StableFiles(cfg.stable_seconds)  # workbooks finance saves into resolutions/
         observer = Observer()
         observer.schedule(_Wake(files, self.wake), str(self.rt.folders["inbox"]), recursive=False)
+        observer.schedule(_Wake(dropped, self.wake), str(self.rt.folders["resolutions"]), recursive=False)
         observer.start()
         if self.settings.metrics.listen:
             self.metrics.serve(self.settings.metrics.listen)
@@ -255,17 +291,21 @@ class Agent:
                 if self.reload_requested.is_set():
                     self.reload_requested.clear()
                     if self.reload():
-                        files.stable_seconds = self.settings.intake.stable_seconds
+                        files.stable_seconds = dropped.stable_seconds = self.settings.intake.stable_seconds
                 if time.monotonic() >= next_rescan:
                     for path in self.inbox_files():
                         files.add(path)
+                    for path in resolution_files(self.rt):
+                        dropped.add(path)
                     next_rescan = time.monotonic() + cfg.rescan_seconds
                 try:
                     started = time.monotonic()
                     summary = RunSummary()
                     self._take(files.ready(), summary)
+                    self._resolve(dropped.ready(), summary)
                     self._work(summary)
                     self.metrics.record(summary, self.rt.db, started)
+                    self._daily_report()
                     # Only a loop that completes a round feeds systemd's watchdog (WatchdogSec=).
                     notify("WATCHDOG=1")
                 except Exception:  # e.g. disk full, store locked too long: log, pause, go on

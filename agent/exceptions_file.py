@@ -1,21 +1,20 @@
-"""The exceptions file finance works from: every line the agent did not apply, and why.
+"""The exception workbook's CSV twin, for tools: the pending lines of one day and company.
 
-One CSV per processing day and company (``excepciones-2026-11-22-acme.csv``), rewritten whole
-(through a temporary file and a rename) whenever its content changes. UTF-8 with a BOM, so Excel
-opens accents correctly. No cell can be read as a formula.
+``excepciones-2026-11-22-acme.csv`` beside ``excepciones-2026-11-22-acme.xlsx`` (see
+:mod:`conciliador.workbook`), rewritten whole (temporary file and rename) whenever its bytes
+change. UTF-8 with a BOM, so Excel opens accents correctly. No cell can be read as a formula.
+Finance resolves lines in the workbook; the CSV is read-only output.
 """
 
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
-from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 from . import fsutil
-from .messages import render
-from .models import Application, Decision, StatementLine
+from .exception_items import STATUS, PendingItem
 from .runtime import Runtime
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\x00")
@@ -26,12 +25,6 @@ HEADERS = {
     "en": ["line_id", "date", "account", "amount", "currency", "payer", "payer_account", "bank_reference",
            "payment_text", "status", "reason", "candidate_1", "candidate_2", "candidate_3"],
 }
-STATUS = {
-    "es": {"suggest": "sugerencia", "unmatched": "sin coincidencia", "no_company": "cuenta sin empresa",
-           "failed": "rechazado por el ERP"},
-    "en": {"suggest": "suggestion", "unmatched": "no match", "no_company": "account without company",
-           "failed": "refused by the ERP"},
-}
 FILE_PREFIX = {"es": "excepciones", "en": "exceptions"}
 
 
@@ -40,62 +33,26 @@ def safe_text(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
 
 
-def write_exceptions(runtime: Runtime) -> list[Path]:
-    """Rewrite each day's exceptions file that changed; returns the files written."""
+def write_twin(runtime: Runtime, day: str, company: str, items: Sequence[PendingItem]) -> Path | None:
+    """Rewrite the day's CSV if its bytes changed; returns its path when written."""
     language = runtime.settings.language
-    groups: dict[tuple[str, str], list[list[str]]] = defaultdict(list)
-    for day, company, row in _rows(runtime, language):
-        groups[(day, company)].append(row)
-    written = []
-    for (day, company), rows in sorted(groups.items()):
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(HEADERS[language])
-        writer.writerows([[safe_text(cell) for cell in row] for row in rows])
-        data = ("\ufeff" + buffer.getvalue()).encode("utf-8")
-        path = exceptions_path(runtime, day, company)
-        if not path.exists() or path.read_bytes() != data:
-            fsutil.write_atomic(path, data)
-            written.append(path)
-    return written
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(HEADERS[language])
+    for item in items:
+        line = item.line
+        candidates = [f"{c.customer}: {c.invoices}" for c in item.candidates] + [""] * 3
+        row = [line.identity[:16], line.date.isoformat(), line.account, str(line.amount), line.currency, line.payer,
+               line.payer_account, line.bank_reference, line.remittance, STATUS[language][item.status], item.reason,
+               *candidates[:3]]
+        writer.writerow([safe_text(cell) for cell in row])
+    data = ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    path = exceptions_path(runtime, day, company)
+    if path.exists() and path.read_bytes() == data:
+        return None
+    fsutil.write_atomic(path, data)
+    return path
 
 
 def exceptions_path(runtime: Runtime, day: str, company: str) -> Path:
     return runtime.folders["exceptions"] / f"{FILE_PREFIX[runtime.settings.language]}-{day}-{company}.csv"
-
-
-def _rows(runtime: Runtime, language: str):
-    conn = runtime.db.conn
-    query = """
-        SELECT l.data AS line, l.status AS line_status, l.company, d.kind, d.data AS decision, d.created_at,
-               o.state AS posting_state, o.last_error, f.received_at
-        FROM statement_lines l
-        JOIN files f ON f.id = l.file_id
-        LEFT JOIN decisions d ON d.line_id = l.id AND d.superseded_by IS NULL
-        LEFT JOIN outbox o ON o.line_id = l.id
-        WHERE l.status = 'no_company' OR d.kind IN ('suggest', 'unmatched') OR o.state = 'failed'
-        ORDER BY l.id
-    """
-    for r in conn.execute(query):
-        line = StatementLine.model_validate_json(r["line"])
-        decision = Decision.model_validate_json(r["decision"]) if r["decision"] else None
-        stamp = r["created_at"] or r["received_at"]
-        day = dt.datetime.fromisoformat(stamp).astimezone().date().isoformat()
-        if r["posting_state"] == "failed":
-            status, reason = "failed", render("posting_failed", {"error": r["last_error"] or ""}, language)
-        elif r["line_status"] == "no_company":
-            status, reason = "no_company", render("no_company", {"account": line.account}, language)
-        else:
-            status = r["kind"]
-            reason = " ".join(render(e.code, e.detail, language) for e in decision.evidence) or render(decision.reason, {}, language)
-        candidates = [_candidate(c) for c in decision.candidates] if decision and status == "suggest" else []
-        candidates += [""] * (3 - len(candidates))
-        yield day, r["company"] or "sin-empresa", [
-            line.identity[:16], (line.value_date or line.booking_date).isoformat(), line.account, str(line.amount),
-            line.currency, line.payer_name, line.payer_account, line.bank_reference, line.remittance,
-            STATUS[language][status], reason, *candidates[:3],
-        ]
-
-
-def _candidate(applications: tuple[Application, ...]) -> str:
-    return " + ".join(f"{a.reference or a.document} ({a.document}) {a.amount} {a.currency}" for a in applications)

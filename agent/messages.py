@@ -173,7 +173,241 @@ CATALOG: dict[str, dict[str, str]] = {
         "es": "El ERP rechazó la aplicación: {error}",
         "en": "The ERP refused the application: {error}",
     },
+    # -- the exception workbook and its round trip (agent/workbook.py, agent/resolutions.py) --
+    "reversal_failed": {
+        "es": "El ERP rechazó la reversión: {error}",
+        "en": "The ERP refused the reversal: {error}",
+    },
+    "candidate_exact": {
+        "es": "Paga exactamente el saldo.",
+        "en": "Pays the open balance exactly.",
+    },
+    "candidate_net": {
+        "es": "Paga el saldo neto de retenciones ({withholdings}).",
+        "en": "Pays the balance net of withholdings ({withholdings}).",
+    },
+    "candidate_partial": {
+        "es": "No alcanza para las facturas: quedarían {left} por pagar (abono).",
+        "en": "Not enough for the invoices: {left} would stay unpaid (partial payment).",
+    },
+    "candidate_differs": {
+        "es": "Queda una diferencia de {difference} frente al pago.",
+        "en": "Leaves a difference of {difference} against the payment.",
+    },
+    "resolved_by_finance": {
+        "es": "Resuelto por finanzas en {file}, hoja {sheet}, fila {row}: {action}.",
+        "en": "Resolved by finance in {file}, sheet {sheet}, row {row}: {action}.",
+    },
+    "finance_note": {
+        "es": "Nota: {note}",
+        "en": "Note: {note}",
+    },
+    "reversed_by_finance": {
+        "es": "Finanzas reversó el documento {document} ({file}, fila {row}); la línea queda pendiente.",
+        "en": "Finance reversed document {document} ({file}, row {row}); the line is pending again.",
+    },
+    "finance_not_payment": {
+        "es": "Finanzas indicó que no es el pago de un cliente.",
+        "en": "Finance marked it as not a customer payment.",
+    },
+    "finance_return": {
+        "es": "Finanzas indicó devolver el dinero al pagador.",
+        "en": "Finance marked the money to be returned to the payer.",
+    },
+    "finance_ignore": {
+        "es": "Finanzas indicó ignorar la línea.",
+        "en": "Finance marked the line to be ignored.",
+    },
+    "row_applied": {
+        "es": "Aplicado a {documents} del cliente {customer}; va al ERP con la llave {key}.",
+        "en": "Applied to {documents} of customer {customer}; sent to the ERP with key {key}.",
+    },
+    "row_on_account": {
+        "es": "{amount} quedan como anticipo del cliente {customer}; va al ERP con la llave {key}.",
+        "en": "{amount} stays on customer {customer}'s account; sent to the ERP with key {key}.",
+    },
+    "row_partial": {
+        "es": "Abono parcial: la factura {document} queda con saldo {left}.",
+        "en": "Partial payment: invoice {document} keeps a balance of {left}.",
+    },
+    "row_recorded": {
+        "es": "Registrado ({action}); no se envía nada al ERP.",
+        "en": "Recorded ({action}); nothing is sent to the ERP.",
+    },
+    "row_reversal": {
+        "es": "La reversión del documento {document} va al ERP con la llave {key}; la línea vuelve a Pendientes.",
+        "en": "The reversal of document {document} is sent to the ERP with key {key}; the line returns to Pending.",
+    },
+    "row_unknown_action": {
+        "es": "La acción «{action}» no existe; elija una de la lista desplegable.",
+        "en": "The action \"{action}\" does not exist; choose one from the drop-down list.",
+    },
+    "row_wrong_sheet": {
+        "es": "La acción «{action}» no se usa en la hoja {sheet}.",
+        "en": "The action \"{action}\" is not used on sheet {sheet}.",
+    },
+    "row_ids_changed": {
+        "es": "Las columnas ocultas de esta fila (línea, identidad, versión) fueron cambiadas o borradas; "
+              "copie la fila del libro como lo escribió el agente.",
+        "en": "The hidden columns of this row (line, identity, version) were changed or deleted; "
+              "copy the row from the workbook as the agent wrote it.",
+    },
+    "row_stale": {
+        "es": "La línea cambió desde que se generó este libro (ahora: {now}); use el libro más reciente.",
+        "en": "The line changed since this workbook was written (now: {now}); use the latest workbook.",
+    },
+    "row_already_same": {
+        "es": "Ya resuelta con la misma decisión en {file}, fila {row}; no se aplica de nuevo.",
+        "en": "Already resolved with the same decision in {file}, row {row}; not applied again.",
+    },
+    "row_conflict": {
+        "es": "Esta línea ya fue decidida distinto en {file}, fila {row} («{action}»); dos personas la "
+              "editaron. Revise cuál decisión vale.",
+        "en": "This line was already decided differently in {file}, row {row} (\"{action}\"); two people "
+              "edited it. Check which decision stands.",
+    },
+    "row_duplicate_conflict": {
+        "es": "La misma línea aparece en las filas {rows} con decisiones distintas; deje una sola fila.",
+        "en": "The same line appears in rows {rows} with different decisions; keep a single row.",
+    },
+    "row_duplicate_same": {
+        "es": "Misma línea y misma decisión que la fila {row}; se aplica una sola vez.",
+        "en": "Same line and same decision as row {row}; applied once.",
+    },
+    "row_no_company": {
+        "es": "La cuenta {account} no pertenece a ninguna empresa configurada; agréguela a la configuración "
+              "y espere a que el agente decida la línea.",
+        "en": "Account {account} belongs to no configured company; add it to the configuration and wait "
+              "for the agent to decide the line.",
+    },
+    "row_not_incoming": {
+        "es": "La línea es un débito o un valor no positivo; solo un pago recibido se aplica a facturas.",
+        "en": "The line is a debit or a non-positive amount; only money received is applied to invoices.",
+    },
+    "row_no_candidate": {
+        "es": "La fila no tiene candidato {n}; elija otro o «aplicar a facturas».",
+        "en": "The row has no candidate {n}; choose another or \"apply to invoices\".",
+    },
+    "row_invoices_missing": {
+        "es": "Escriba en la columna Facturas los números de las facturas, separados por comas.",
+        "en": "Write the invoice numbers in the Invoices column, separated by commas.",
+    },
+    "row_unknown_invoice": {
+        "es": "La factura «{invoice}» no está abierta en el ERP (no existe, es de otra empresa o ya está pagada).",
+        "en": "Invoice \"{invoice}\" is not open in the ERP (it does not exist, is another company's or is paid).",
+    },
+    "row_ambiguous_invoice": {
+        "es": "«{invoice}» corresponde a varias facturas ({documents}); escriba el número de documento.",
+        "en": "\"{invoice}\" matches several invoices ({documents}); write the document number.",
+    },
+    "row_mixed_customers": {
+        "es": "Las facturas son de clientes distintos ({customers}); un pago se aplica a un solo cliente.",
+        "en": "The invoices belong to different customers ({customers}); a payment is applied to one customer.",
+    },
+    "row_customer_mismatch": {
+        "es": "La factura {invoice} es del cliente {owner}, no de {customer}.",
+        "en": "Invoice {invoice} belongs to customer {owner}, not {customer}.",
+    },
+    "row_unknown_customer": {
+        "es": "El cliente «{customer}» no existe en el ERP; escriba su código.",
+        "en": "Customer \"{customer}\" does not exist in the ERP; write their code.",
+    },
+    "row_customer_missing": {
+        "es": "Escriba el cliente (su código) en la columna Cliente.",
+        "en": "Write the customer (their code) in the Customer column.",
+    },
+    "row_currency": {
+        "es": "La factura {invoice} está en {item_currency} y el pago en {currency}.",
+        "en": "Invoice {invoice} is in {item_currency} and the payment in {currency}.",
+    },
+    "row_exceeds": {
+        "es": "El pago ({amount}) supera el saldo de las facturas ({open}) en {excess}; elija «anticipo» "
+              "para dejar el excedente en la cuenta del cliente, o agregue facturas.",
+        "en": "The payment ({amount}) exceeds the invoices' balance ({open}) by {excess}; choose \"on account\" "
+              "to leave the excess on the customer's account, or add invoices.",
+    },
+    "row_nothing_on_account": {
+        "es": "El pago ({amount}) no cubre las facturas ({open}); no queda nada para anticipo. Elija "
+              "«aplicar a facturas» para un abono.",
+        "en": "The payment ({amount}) does not cover the invoices ({open}); nothing is left on account. "
+              "Choose \"apply to invoices\" for a partial payment.",
+    },
+    "row_invoice_taken": {
+        "es": "La factura {invoice} ya no tiene saldo para este pago: otra fila de este archivo o una "
+              "aplicación en camino al ERP la usa (saldo libre {open}).",
+        "en": "Invoice {invoice} has no balance left for this payment: another row of this file or an "
+              "application on its way to the ERP uses it (free balance {open}).",
+    },
+    "row_reversal_in_flight": {
+        "es": "La reversión del documento {document} aún no está confirmada por el ERP; vuelva a intentarlo "
+              "cuando lo esté.",
+        "en": "The reversal of document {document} is not confirmed by the ERP yet; try again once it is.",
+    },
+    "row_reversal_failed": {
+        "es": "El ERP rechazó la reversión del documento {document}, que sigue aplicado; reviértalo a mano en el "
+              "ERP, aplíquelo allí como corresponda y marque la línea «ignorar».",
+        "en": "The ERP refused the reversal of document {document}, which stays applied; reverse it by hand in "
+              "the ERP, apply it there as it should be and mark the line \"ignore\".",
+    },
+    "row_internal_error": {
+        "es": "Error interno al procesar la fila ({error}); informe a TI con este archivo.",
+        "en": "Internal error while processing the row ({error}); tell IT, with this file.",
+    },
+    "row_not_posted": {
+        "es": "La aplicación aún no tiene documento en el ERP (estado {state}); reverse cuando lo tenga.",
+        "en": "The application has no ERP document yet (state {state}); reverse it once it has.",
+    },
+    "row_nothing_to_reverse": {
+        "es": "La línea no tiene una aplicación en el ERP que se pueda reversar.",
+        "en": "The line has no application in the ERP that can be reversed.",
+    },
+    "row_key_taken": {
+        "es": "La llave {key} ya está usada en la bandeja de salida; informe a TI.",
+        "en": "Key {key} is already used in the outbox; tell IT.",
+    },
+    "file_not_xlsx": {
+        "es": "El archivo {file} no es un libro de Excel .xlsx. Guárdelo como «Libro de Excel (.xlsx)» y "
+              "déjelo de nuevo en resoluciones.",
+        "en": "The file {file} is not an Excel .xlsx workbook. Save it as \"Excel Workbook (.xlsx)\" and drop "
+              "it into resolutions again.",
+    },
+    "file_too_large": {
+        "es": "El archivo {file} ocupa {size} MB al descomprimirlo, más que el límite de {limit} MB para un "
+              "libro de excepciones; no se abrió. Deje solo las hojas del agente.",
+        "en": "The file {file} takes {size} MB uncompressed, over the {limit} MB limit for an exception "
+              "workbook; it was not opened. Keep only the agent's sheets.",
+    },
+    "file_suspicious": {
+        "es": "El archivo {file} tiene una parte ({member}) que se expande {ratio} veces; parece una bomba "
+              "zip y no se abrió.",
+        "en": "The file {file} has a part ({member}) that expands {ratio} times; it looks like a zip bomb "
+              "and was not opened.",
+    },
+    "file_unreadable": {
+        "es": "No se pudo leer {file} como libro .xlsx: {error}",
+        "en": "Could not read {file} as an .xlsx workbook: {error}",
+    },
+    "file_not_exception_workbook": {
+        "es": "{file} no es un libro de excepciones de conciliador: no tiene la hoja {sheets}.",
+        "en": "{file} is not a conciliador exception workbook: it has no sheet {sheets}.",
+    },
+    "file_missing_columns": {
+        "es": "La hoja {sheet} de {file} no tiene las columnas {columns}; use el libro como lo escribió el agente.",
+        "en": "Sheet {sheet} of {file} lacks the columns {columns}; use the workbook as the agent wrote it.",
+    },
+    "file_quarantined_what_to_do": {
+        "es": "Qué hacer: corrija o reemplace el archivo y déjelo de nuevo en la carpeta de resoluciones; "
+              "no se aplicó nada de este archivo.",
+        "en": "What to do: fix or replace the file and drop it into the resolutions folder again; nothing "
+              "from this file was applied.",
+    },
 }
+
+
+def format_amount(amount, language: str = "es") -> str:
+    """An amount for a sentence: ``1.234.567,89`` in es-CO, ``1,234,567.89`` in English."""
+    text = f"{amount:,.2f}"
+    return text.translate(str.maketrans(",.", ".,")) if language == "es" else text
 
 
 FIELD_NAMES: dict[str, dict[str, str]] = {

@@ -63,7 +63,7 @@ def reconcile_company(runtime: Runtime, company: str, stats: ReconcileStats) -> 
     if not rows:
         return
     customers = list(connector.customers())
-    items = _net_of_outbox(runtime, company, list(connector.open_items()))
+    items = net_of_outbox(runtime, company, list(connector.open_items()))
     lines = [StatementLine.model_validate_json(r["data"]) for r in rows]
     engine = Engine(customers, items, runtime.extractors, match_config(runtime.settings),
                     aliases=aliases(db, company))
@@ -104,8 +104,13 @@ def reconcile_company(runtime: Runtime, company: str, stats: ReconcileStats) -> 
 
 def _enqueue(runtime: Runtime, conn, company: str, line_id: int, decision_id: int, line: StatementLine,
              decision: Decision) -> bool:
-    posting = Posting(
-        key=posting_key(line.identity),
+    return enqueue(runtime, conn, posting_for(line, decision, company, posting_key(line.identity)), line_id, decision_id)
+
+
+def posting_for(line: StatementLine, decision: Decision, company: str, key: str) -> Posting:
+    """The ERP posting that applies ``line`` as ``decision`` says."""
+    return Posting(
+        key=key,
         company=company,
         kind=PostingKind.APPLY if decision.applications else PostingKind.ON_ACCOUNT,
         customer_id=decision.customer_id,
@@ -118,18 +123,24 @@ def _enqueue(runtime: Runtime, conn, company: str, line_id: int, decision_id: in
         on_account=decision.on_account,
         text=(line.payer_name or line.remittance)[:50],
     )
+
+
+def enqueue(runtime: Runtime, conn, posting: Posting, line_id: int, decision_id: int) -> bool:
+    """Put ``posting`` in the outbox inside the caller's transaction (the one that writes its
+    decision); False if its key is already claimed. Shared with finance's resolutions."""
     now = utcnow()
     # The primary key claims the idempotency key: a second claim is refused by the store itself.
     cur = conn.execute(
         "INSERT INTO outbox(key, company, line_id, decision_id, state, payload, created_at, updated_at) "
         "VALUES (?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT(key) DO NOTHING",
-        (posting.key, company, line_id, decision_id, posting.model_dump_json(), now, now),
+        (posting.key, posting.company, line_id, decision_id, posting.model_dump_json(), now, now),
     )
     if cur.rowcount == 0:
         log.error("posting_key_taken", key=posting.key, line_id=line_id)
         return False
-    runtime.db.audit(conn, "posting_queued", line_id=line_id, posting_key=posting.key,
-                     documents=[a.document for a in posting.applications], amount=str(posting.amount))
+    runtime.db.audit(conn, "posting_queued", line_id=line_id, posting_key=posting.key, kind=posting.kind.value,
+                     documents=[a.document for a in posting.applications], amount=str(posting.amount),
+                     **({"reverses": posting.reverses} if posting.reverses else {}))
     return True
 
 
@@ -141,13 +152,18 @@ def match_config(settings: Settings) -> MatchConfig:
     return MatchConfig(**values, own_accounts=frozenset(a for c in settings.companies.values() for a in c.accounts))
 
 
-def _net_of_outbox(runtime: Runtime, company: str, items: list[OpenItem]) -> list[OpenItem]:
+def net_of_outbox(runtime: Runtime, company: str, items: list[OpenItem]) -> list[OpenItem]:
     """Subtract applications queued or in flight, which the ERP does not show yet."""
     queued: dict[str, Decimal] = defaultdict(Decimal)
     for (payload,) in runtime.db.conn.execute(
         "SELECT payload FROM outbox WHERE company = ? AND state IN ('pending', 'in_flight')", (company,)
     ):
-        for raw in json.loads(payload).get("applications", ()):
+        data = json.loads(payload)
+        if data.get("kind") == PostingKind.REVERSAL.value:
+            # A reversal repeats the original's applications but gives them back: counting them
+            # would take the items off a second time. Until the ERP confirms it, nothing is freed.
+            continue
+        for raw in data.get("applications", ()):
             application = Application.model_validate(raw)
             queued[application.document] += application.cleared
     if not queued:

@@ -124,6 +124,27 @@ class Engine:
         """Decide lines in the order given; what one line applies is no longer open for the next."""
         return [self.decide(line) for line in lines]
 
+    def allocate(self, line: StatementLine, documents: Sequence[str]) -> tuple[tuple[Application, ...], tuple[Evidence, ...]] | None:
+        """How ``line`` pays exactly the open items ``documents`` as this engine books its own matches:
+        in full, net of a withholding profile, with an early-payment discount, or short by a write-off
+        within tolerance. Returns the applications and the evidence, or None when no such reading
+        exists (then it is a partial payment or an overpayment, the caller's call). Pure: the index
+        is left as it was. Used when finance picks the invoices and the engine books the amounts."""
+        wanted = list(dict.fromkeys(documents))
+        chosen = {i.document: i for d in wanted for i in self.items.with_key(normalise_reference(d)) if i.document == d}
+        amount = to_units(line.amount)
+        if amount is None or len(chosen) != len(wanted):
+            return None
+        items = [chosen[d] for d in wanted]
+        fits = self._fit(items, amount, line)
+        solution = fits[0] if fits else None
+        gross = sum(i.remaining for i in items)
+        if solution is None and amount < gross:
+            solution = self._within_tolerance(items, amount, self._tolerance(gross), line)
+        if solution is None:
+            return None
+        return self._applications(line, solution), tuple(_solution_evidence(solution))
+
     def decide(self, line: StatementLine) -> Decision:
         if line.amount <= 0:
             return _decision(line, DecisionKind.IGNORE, "not_incoming",
@@ -656,11 +677,7 @@ class Engine:
             self._customer_profile[customer] = self.profiles.index(s.profile)
         if s.write_off:
             self.items.consumed(s.items[-1], s.write_off)
-        if not s.profile.profile.is_gross:
-            evidence.append(Evidence(rule="withholding", code="net_of_withholding",
-                                     detail={"profile": s.profile.profile.label()}))
-        if s.write_off:
-            evidence.append(Evidence(rule="tolerance", code="write_off", detail={"amount": str(from_units(s.write_off))}))
+        evidence += _solution_evidence(s)
         return Decision(line_identity=line.identity, kind=DecisionKind.APPLY, score=min(score, Decimal(1)),
                         customer_id=customer, applications=applications, on_account=from_units(s.on_account),
                         reason=reason, evidence=tuple(evidence))
@@ -793,3 +810,13 @@ def _field_of(line: StatementLine, token: str) -> str:
         if key in reference_key(getattr(line, name)):
             return name
     return "remittance"
+
+
+def _solution_evidence(s: _Solution) -> list[Evidence]:
+    """What finance reads about how an amount was explained: the withholding profile, the write-off."""
+    evidence = []
+    if not s.profile.profile.is_gross:
+        evidence.append(Evidence(rule="withholding", code="net_of_withholding", detail={"profile": s.profile.profile.label()}))
+    if s.write_off:
+        evidence.append(Evidence(rule="tolerance", code="write_off", detail={"amount": str(from_units(s.write_off))}))
+    return evidence

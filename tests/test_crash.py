@@ -132,7 +132,7 @@ def test_erp_refusal_reaches_finance(tmp_path):
     ws = make_workspace(tmp_path / "ws", invoices=2)
     summary = _run_once_with(ws, ClosedPeriod)
     assert summary.failed == 2
-    [path] = summary.exception_files
+    [path] = [p for p in summary.exception_files if p.suffix == ".csv"]  # the workbook's CSV twin
     text = path.read_text(encoding="utf-8-sig")
     assert text.count("rechazado por el ERP") == 2 and "Período contable 11/2026 cerrado" in text
 

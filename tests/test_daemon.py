@@ -147,6 +147,6 @@ def test_sighup_reload_keeps_the_last_good_config(workspace: Workspace, daemon_f
     wait_for(lambda: '"reloaded"' in d.output(), 20, "the reload")
     (ws.inbox / "b.csv").write_bytes(ws.statement("b", [("NO REFERENCE HERE", Decimal("123456.00"))], start=50))
     wait_for(lambda: list((ws.root / "exceptions").glob("exceptions-*-acme.csv")), 30, "an English exceptions file")
-    assert "No reference to an open invoice" in next((ws.root / "exceptions").glob("exceptions-*")).read_text(
+    assert "No reference to an open invoice" in next((ws.root / "exceptions").glob("exceptions-*.csv")).read_text(
         encoding="utf-8-sig")
     assert d.stop() == 0

@@ -138,6 +138,23 @@ def test_net_of_retefuente_reteiva_and_reteica_is_applied_with_the_split():
     assert "net_of_withholding" in codes(d)
 
 
+def test_allocate_books_finances_choice_with_the_engines_arithmetic():
+    # Finance picks the invoices; the engine explains the amount: net of withholdings, two invoices,
+    # within tolerance; an amount it cannot explain is left to the caller (partial or overpayment).
+    services, goods = item("1800004001", "FE-4001", "10000000"), FE1001
+    e = engine(services, goods, tolerance_absolute=D("10000"), tolerance_percent=D("1"))
+    apps, evidence = e.allocate(line("11118400", "sin referencia"), ["1800004001"])
+    assert [(a.document, a.amount, a.cleared) for a in apps] == [("1800004001", D(11118400), D(11900000))]
+    assert [ev.code for ev in evidence] == ["net_of_withholding"]
+    apps, _ = e.allocate(line(str(D(11900000) + D(1785000)), ""), ["1800004001", "1800001001"])
+    assert sorted(a.cleared for a in apps) == [D(1785000), D(11900000)]
+    apps, evidence = e.allocate(line("1776500", ""), ["1800001001"])
+    assert [(a.amount, a.write_off) for a in apps] == [(D(1776500), D(8500))] and [ev.code for ev in evidence] == ["write_off"]
+    assert e.allocate(line("1000000", ""), ["1800001001"]) is None  # a partial payment
+    assert e.allocate(line("1785000", ""), ["NO-SUCH-DOC"]) is None
+    assert e.decide(line("1785000", "PAGO FE-1001")).kind is DecisionKind.APPLY  # allocate consumed nothing
+
+
 def test_payer_rounding_of_a_withholding_is_absorbed_and_money_conserved():
     inv = item("1800004002", "FE-4002", "1234567")  # ReteFuente 2.5 % = 30,864.175
     gross = inv.open_amount

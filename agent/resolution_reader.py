@@ -1,0 +1,136 @@
+"""Reading a workbook finance dropped into ``resolutions/``: untrusted input, checked before it is opened.
+
+An XLSX file is a zip of XML parts. Before openpyxl sees it, the zip's directory is checked: it
+must hold a workbook part, no more than :data:`MAX_MEMBERS` parts, at most ``limit`` bytes once
+expanded, and no large part that expands more than :data:`MAX_RATIO` times (a zip bomb). The
+sizes checked are the ones zipfile enforces while reading (it stops at a part's declared size and
+fails on a CRC mismatch), so a forged directory cannot make the reader expand more. openpyxl
+parses the XML with defusedxml (a dependency), which refuses entity expansion.
+
+Rows are taken by their header, in either language, so finance may reorder or add columns. Amounts
+read back are display copies only: the hidden line id, identity and version decide.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zipfile
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+
+from .workbook import header_key, sheet_kind
+
+MAX_MEMBERS = 500
+MAX_RATIO = 100  # openpyxl's own sheets compress 5-20 times; bombs, thousands
+RATIO_FLOOR = 1 << 20  # parts smaller than this are not worth a ratio check
+MAX_ROWS = 200_000
+REQUIRED = ("line_id", "identity", "version", "action")
+
+
+class WorkbookRefused(Exception):
+    """The file cannot be read as an exception workbook; ``code`` and ``params`` render the reason."""
+
+    def __init__(self, code: str, **params: str) -> None:
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+
+@dataclass
+class RowInput:
+    sheet: str  # pending | applied
+    title: str  # the sheet's name as written
+    row: int  # 1-based, as Excel numbers it
+    values: dict[str, object] = field(default_factory=dict)
+
+    def text(self, key: str) -> str:
+        value = self.values.get(key)
+        if value is None:
+            return ""
+        if isinstance(value, Decimal) and value == value.to_integral_value():
+            return str(int(value))  # an invoice number Excel stored as a number
+        return str(value).strip()
+
+
+def check_zip(path: Path, limit: int) -> None:
+    """Refuse (:class:`WorkbookRefused`) anything that is not a reasonable XLSX zip."""
+    name = path.name
+    if not zipfile.is_zipfile(path):
+        raise WorkbookRefused("file_not_xlsx", file=name)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise WorkbookRefused("file_unreadable", file=name, error=str(exc)) from None
+    names = {m.filename for m in members}
+    if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
+        raise WorkbookRefused("file_not_xlsx", file=name)
+    if len(members) > MAX_MEMBERS:
+        raise WorkbookRefused("file_too_large", file=name, size=f"{sum(m.file_size for m in members) / 2**20:.0f}",
+                              limit=f"{limit / 2**20:.0f}")
+    total = sum(m.file_size for m in members)
+    if total > limit:
+        raise WorkbookRefused("file_too_large", file=name, size=f"{total / 2**20:.0f}", limit=f"{limit / 2**20:.0f}")
+    for m in members:
+        if m.file_size > RATIO_FLOOR and m.file_size > MAX_RATIO * max(m.compress_size, 1):
+            raise WorkbookRefused("file_suspicious", file=name, member=m.filename,
+                                  ratio=f"{m.file_size // max(m.compress_size, 1)}")
+
+
+def read_rows(path: Path, limit: int) -> list[RowInput]:
+    """The rows of the workbook's Pendientes and Aplicados hoy sheets, by column key."""
+    check_zip(path, limit)
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False, keep_vba=False)
+    except Exception as exc:  # openpyxl raises many kinds on malformed parts
+        raise WorkbookRefused("file_unreadable", file=path.name, error=f"{type(exc).__name__}: {exc}") from None
+    try:
+        rows: list[RowInput] = []
+        found = False
+        for ws in wb.worksheets:
+            kind = sheet_kind(ws.title)
+            if kind not in ("pending", "applied"):
+                continue
+            found = True
+            rows += _sheet_rows(ws, kind, path.name)
+        if not found:
+            raise WorkbookRefused("file_not_exception_workbook", file=path.name, sheets="Pendientes / Aplicados hoy")
+        return rows
+    finally:
+        wb.close()
+
+
+def _sheet_rows(ws, kind: str, name: str) -> list[RowInput]:
+    it = ws.iter_rows(values_only=True)
+    header = next(it, None) or ()
+    columns = {i: key for i, text in enumerate(header) if text is not None and (key := header_key(kind, text))}
+    missing = [k for k in REQUIRED if k not in columns.values()]
+    if missing:
+        raise WorkbookRefused("file_missing_columns", file=name, sheet=ws.title, columns=", ".join(missing))
+    out = []
+    for number, values in enumerate(it, start=2):
+        if number > MAX_ROWS:
+            raise WorkbookRefused("file_too_large", file=name, size="?", limit=f"{MAX_ROWS} rows")
+        row = RowInput(kind, ws.title, number)
+        for i, key in columns.items():
+            if i < len(values) and values[i] is not None and values[i] != "":
+                row.values[key] = _plain(values[i])
+        if row.values:
+            out.append(row)
+    return out
+
+
+def _plain(value: object) -> object:
+    """Cell values without floats: Excel keeps numbers as doubles; they come back as Decimal."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value
+    return str(value)
