@@ -63,7 +63,7 @@ def create_workspace(folder: Path, *, seed: int = 2026, force: bool = False, tod
     rng = random.Random(seed)
     today = today or dt.date.today()
     invoices = _invoices(rng, today)
-    _write_erp(folder / "erp", invoices)
+    _write_erp(folder / "erp", invoices, today)
     for sub in ("inbox", "archive", "quarantine", "exceptions", "resolutions", "state"):
         (folder / sub).mkdir()
     statement = _statement(rng, invoices, today - dt.timedelta(days=1))
@@ -87,7 +87,7 @@ def _invoices(rng: random.Random, today: dt.date) -> list[Invoice]:
     return invoices
 
 
-def _write_erp(folder: Path, invoices: list[Invoice]) -> None:
+def _write_erp(folder: Path, invoices: list[Invoice], today: dt.date) -> None:
     folder.mkdir(parents=True)
     customers = {inv.customer: (inv.customer_name, inv.tax_id) for inv in invoices}
     with open(folder / "customers.csv", "w", newline="", encoding="utf-8") as fh:
@@ -97,9 +97,12 @@ def _write_erp(folder: Path, invoices: list[Invoice]) -> None:
     with open(folder / "open_items.csv", "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["document", "customer_id", "reference", "currency", "original_amount", "open_amount",
-                    "tax_base", "vat"])
-        for inv in invoices:
-            w.writerow([inv.document, inv.customer, inv.reference, "COP", inv.total, inv.total, inv.base, inv.vat])
+                    "tax_base", "vat", "document_date", "due_date"])
+        for n, inv in enumerate(invoices):
+            # Issued 5 to 154 days ago on 30-day terms, so the KPI report has ageing, DSO and CEI to show.
+            issued = today - dt.timedelta(days=5 + (n * 37) % 150)
+            w.writerow([inv.document, inv.customer, inv.reference, "COP", inv.total, inv.total, inv.base, inv.vat,
+                        issued.isoformat(), (issued + dt.timedelta(days=30)).isoformat()])
 
 
 def _statement(rng: random.Random, invoices: list[Invoice], day: dt.date) -> str:
