@@ -8,7 +8,6 @@ between the two, the file is found again, recognised by its sha256, and the move
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -57,7 +56,7 @@ class Intake:
         if size > limit:
             return self._quarantine(path, size, "", f"The file is {size / 2**20:.0f} MB, over the limit of "
                                     f"intake.max_file_mb = {self.settings.intake.max_file_mb}. Split it, or raise the limit.")
-        sha = _sha256(path)
+        sha = fsutil.sha256_file(path)
         known = self.db.conn.execute(
             "SELECT id, stored_path FROM files WHERE sha256 = ? AND status = 'archived'", (sha,)).fetchone()
         if known is not None:
@@ -182,14 +181,6 @@ class Intake:
     def _archive_folder(self) -> Path:
         today = dt.date.today()
         return self.rt.folders["archive"] / f"{today:%Y}" / f"{today:%m}"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _drop_marker(path: Path) -> None:

@@ -27,7 +27,6 @@ of every row. Dropping the same file again applies nothing twice: each row's cla
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import re
 import sqlite3
@@ -208,7 +207,7 @@ class Resolver:
         ``waiting`` (the file stays) when an ERP cannot be read now."""
         size = path.stat().st_size
         limit = self.rt.settings.intake.max_file_mb * 1024 * 1024
-        sha = _sha256(path)
+        sha = fsutil.sha256_file(path)
         if size > limit:
             return self._quarantine(path, size, sha, render("file_too_large", {
                 "file": path.name, "size": f"{size / 2**20:.0f}", "limit": f"{limit / 2**20:.0f}"}, self.language))
@@ -627,14 +626,6 @@ def _int(text: str) -> int | None:
         return int(text)
     except ValueError:
         return None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def resolution_files(runtime: Runtime) -> list[Path]:

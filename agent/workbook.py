@@ -115,13 +115,17 @@ DECISION_COLUMNS = [
     Column("customer", "Cliente", "Customer", 18, decision=True),
     Column("note", "Nota", "Note", 30, decision=True),
 ]
-PENDING_COLUMNS = [
+# The bank line as both sheets show it first.
+_LINE = [
     Column("date", "Fecha", "Date", 11, "date"),
     Column("bank", "Banco (formato)", "Bank (format)", 14),
     Column("account", "Cuenta", "Account", 17),
     Column("amount", "Valor", "Amount", 16, "amount"),
     Column("currency", "Moneda", "Currency", 8),
     Column("payer", "Pagador", "Payer", 28),
+]
+PENDING_COLUMNS = [
+    *_LINE,
     Column("payer_account", "Cuenta del pagador", "Payer account", 17),
     Column("bank_reference", "Referencia del banco", "Bank reference", 17),
     Column("remittance", "Texto del pago", "Payment text", 34),
@@ -132,12 +136,7 @@ PENDING_COLUMNS = [
     *_LINE_IDS,
 ]
 APPLIED_COLUMNS = [
-    Column("date", "Fecha", "Date", 11, "date"),
-    Column("bank", "Banco (formato)", "Bank (format)", 14),
-    Column("account", "Cuenta", "Account", 17),
-    Column("amount", "Valor", "Amount", 16, "amount"),
-    Column("currency", "Moneda", "Currency", 8),
-    Column("payer", "Pagador", "Payer", 28),
+    *_LINE,
     Column("remittance", "Texto del pago", "Payment text", 30),
     Column("applied_customer", "Cliente aplicado", "Customer applied", 26),
     Column("applied_invoices", "Facturas aplicadas", "Invoices applied", 32),
