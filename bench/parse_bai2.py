@@ -11,9 +11,9 @@ transactions, so a peak that grows with the file shows. Where the ``bai2`` libra
 installed in the venv (``pip install bai2``; it is not a project dependency) it parses the same
 file in another child (with its integrity checks on) and the ratio of the times is printed.
 
-Peak RSS is printed twice: as the format runs (with the core's ``Ordinals``, which remembers one
-key per distinct transaction of the file, so it grows with the file) and with ``Ordinals``
-replaced by a stub, which shows the reader's own memory does not grow.
+Peak RSS is printed twice: as the format runs (with the core's ``Ordinals``, which remembers the
+keys of the current booking day, at most ``conciliador.formats.MEMORY_KEYS`` of them in memory)
+and with ``Ordinals`` replaced by a stub, which shows the reader's own memory.
 """
 
 from __future__ import annotations

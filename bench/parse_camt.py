@@ -5,7 +5,7 @@ payments (single TxDtls with debtor, IBAN or local account, NIT, structured and 
 outgoing payments, a batch entry of 4 transactions every 25 entries, a reversal now and then,
 DtTm booking dates with offsets, and opening/closing balances that reconcile.
 
-Each size is parsed in a child process, so its peak RSS (``ru_maxrss``) is its own: the figures
+Each size is parsed in a child process, so its peak RSS (``VmHWM``) is its own: the figures
 for the small and the large file show whether memory grows with the file. Speed is lines per
 CPU second of that process (one core; wall time is printed too, it varies with machine load).
 pycamt (camt.053 only, reads the whole tree, slows down quadratically: 180 s for 20k lines) is
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -142,6 +141,8 @@ def generate(path: str | Path, n: int, *, version: str = "08", seed: int = 7, ki
 def _child(kind: str, path: str) -> None:
     """Parse ``path`` in this (child) process and print one JSON line with the figures (the
     clocks start after the imports)."""
+    import _measure  # noqa: PLC0415 - bench/_measure.py; bench/ is sys.path[0] when this runs as a script
+
     lines = 0
     if kind.startswith("conciliador"):
         from conciliador.models import StatementLine
@@ -149,8 +150,8 @@ def _child(kind: str, path: str) -> None:
         from conciliador.plugins.banks.camt import Camt053
 
         if kind == "conciliador-no-ordinals":
-            # the core's Ordinals keeps every identity key of the file; without it, what is left
-            # is the parser's own memory
+            # the core's Ordinals keeps the identity keys of the booking day (a bounded number in
+            # memory); without it, what is left is the parser's own memory
             camt.Ordinals = lambda: (lambda *key: 0)  # type: ignore[assignment]
         start, cpu = time.perf_counter(), time.process_time()
         with open(path, "rb") as fh:
@@ -163,8 +164,7 @@ def _child(kind: str, path: str) -> None:
         lines = len(Camt053Parser.from_file(path).get_transactions())
     seconds = time.perf_counter() - start
     cpu = time.process_time() - cpu
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    print(json.dumps({"lines": lines, "seconds": seconds, "cpu": cpu, "peak_mib": peak_kib / 1024}))
+    print(json.dumps({"lines": lines, "seconds": seconds, "cpu": cpu, "peak_mib": _measure.peak_rss_mib()}))
 
 
 def _run_child(kind: str, path: Path) -> dict | None:
@@ -204,9 +204,9 @@ def main(argv: list[str] | None = None) -> None:
               f"{args.n} lines ({large['peak_mib'] - small['peak_mib']:+.1f} MiB)")
         bare = [_run_child("conciliador-no-ordinals", Path(tmp) / f"camt053-{n}.xml") for n in (args.small, args.n)]
         if bare[0] and bare[1]:
-            print(f"  without the core's per-file Ordinals table (it keeps one key per line): "
-                  f"{bare[0]['peak_mib']:.1f} MiB and {bare[1]['peak_mib']:.1f} MiB "
-                  f"({bare[1]['peak_mib'] - bare[0]['peak_mib']:+.1f} MiB): the parser itself does not grow")
+            print(f"  without the core's Ordinals table (one key per line of the day, a bounded number in "
+                  f"memory, the rest on disk): {bare[0]['peak_mib']:.1f} MiB and {bare[1]['peak_mib']:.1f} MiB "
+                  f"({bare[1]['peak_mib'] - bare[0]['peak_mib']:+.1f} MiB)")
         try:
             import pycamt  # noqa: F401
         except ImportError:

@@ -13,9 +13,9 @@ shows. Where ``ofxtools`` (PyPI, GPL; ``pip install ofxtools``, not a project de
 installed in the venv it parses and converts the same file in another child and the ratio of the
 times is printed, or that it refused the file.
 
-Peak RSS is printed twice: as the format runs (with the core's ``Ordinals``, which remembers one
-key per distinct transaction, so it grows with the file) and with ``Ordinals`` replaced by a stub,
-which shows the reader's own memory does not grow.
+Peak RSS is printed twice: as the format runs (with the core's ``Ordinals``, which remembers the
+keys of the current booking day, at most ``conciliador.formats.MEMORY_KEYS`` of them in memory)
+and with ``Ordinals`` replaced by a stub, which shows the reader's own memory.
 """
 
 from __future__ import annotations

@@ -53,3 +53,26 @@ def test_ordinals_tell_identical_transactions_apart_with_bounded_memory():
     assert len(o._seen["0012"]) == 1  # the earlier day's counts were let go
     # A file whose dates go backwards keeps counting correctly from there on.
     assert o("001-2", day, "X", Decimal("1")) == 0 and o("001-2", day, "X", Decimal("1")) == 1
+
+
+def test_ordinals_past_the_memory_limit_move_to_disk_and_stay_exact():
+    day = dt.date(2026, 11, 20)
+    next_day = day + dt.timedelta(days=1)
+    # One busy day (repeats among 200 lines), a second account, the next day, then a date going
+    # backwards (that account keeps every key from then on).
+    calls = [("001-2", day, f"R{i % 7}", Decimal(i % 5)) for i in range(200)]
+    calls += [("77", day, "X", Decimal("1.0")) for _ in range(3)]
+    calls += [("0012", next_day, f"R{i % 3}", Decimal("5")) for i in range(30)]
+    calls += [("001-2", day, "R1", Decimal("1")), ("001-2", next_day, "R0", Decimal("5.00"))]
+    in_memory, bounded = Ordinals(), Ordinals(memory_keys=8)
+    expected = [in_memory(*call) for call in calls]
+    assert expected[:7] == [0] * 7 and max(expected) >= 5  # the case has repeats to count
+    seen_in_memory = []
+    for i, (call, ordinal) in enumerate(zip(calls, expected)):
+        assert bounded(*call) == ordinal, call
+        seen_in_memory.append(sum(len(keys) for keys in bounded._seen.values()))
+        if i == 199:  # 35 distinct keys on the busy day: they went to disk
+            assert bounded._on_disk == {"0012"}
+    assert max(seen_in_memory) <= 8
+    # the next day let the busy day's keys go, on disk too
+    assert not bounded._on_disk and bounded._disk.execute("SELECT count(*) FROM seen").fetchone()[0] == 0

@@ -75,8 +75,9 @@ Safety and size
     cleared when read and its earlier siblings deleted, so memory does not grow with the file.
     Within one entry, up to :data:`SPLIT_BUFFER` transactions are held to decide the split;
     bigger batches stream, must add up to the booked amount, and their lines do not carry
-    ``AddtlNtryInf`` (it comes after the transactions in the file). The per-file identity table
-    of :class:`~conciliador.formats.Ordinals` is the one thing that grows with the file.
+    ``AddtlNtryInf`` (it comes after the transactions in the file). The identity table of
+    :class:`~conciliador.formats.Ordinals` holds one day's keys, and past a bounded number moves
+    them to disk.
     An encoding other than the declared one, a truncated file, a bad amount, date, code or a
     missing mandatory element raise :class:`StatementError` with an XPath-like position
     (``Stmt[2]/Ntry[15]/Amt``) and, where lxml knows it, the line.
@@ -118,8 +119,12 @@ _AMOUNT = re.compile(r"\d+(?:\.\d+)?")
 _CCY = re.compile(r"[A-Z]{3}")
 # ISODate / ISODateTime (xs:date, xs:dateTime): optional time with any fraction, optional zone.
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?")
+# What may follow the date in _DATE, with the hour, minute and second ranges it checks (ASCII
+# digits; anything else takes the full path)
+_TIME = re.compile(r"(?:T(?:[01][0-9]|2[0-4]):[0-5][0-9]:(?:[0-5][0-9]|60)(?:[.,][0-9]+)?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?")
 _BOOKED = "BOOK"
 _DATES: dict[str, dt.date] = {}  # parsed date texts: a statement repeats the same few
+_CURRENCIES: set[str] = set()  # Ccy attributes already checked
 _ZERO = Decimal(0)
 _NONE3 = ("", "", "")
 
@@ -201,11 +206,12 @@ class _Prolog:
 class _Tx:
     """What one TxDtls contributes to its line."""
 
-    __slots__ = ("index", "e2e", "acct_ref", "tx_id", "uetr", "instr_id", "amounts", "sign", "code", "charges",
-                 "debtor", "creditor", "remittance", "reason")
+    __slots__ = ("index", "position", "e2e", "acct_ref", "tx_id", "uetr", "instr_id", "amounts", "sign", "code",
+                 "charges", "debtor", "creditor", "remittance", "reason")
 
-    def __init__(self, index: int) -> None:
+    def __init__(self, index: int, position: str) -> None:
         self.index = index
+        self.position = position  # Stmt[i]/Ntry[j]/TxDtls[k], the line's position too
         self.e2e = self.acct_ref = self.tx_id = self.uetr = self.instr_id = ""
         self.amounts: list[tuple[Decimal, str]] = []  # (amount, currency) candidates, best first
         self.sign = 0
@@ -269,38 +275,56 @@ def _where(el) -> str:
     return f" (line {el.sourceline} of the file)" if getattr(el, "sourceline", None) else ""
 
 
-def _amount(el, position: str) -> tuple[Decimal, str]:
-    """An ``ActiveOrHistoricCurrencyAndAmount``: unsigned decimal text and a ``Ccy`` attribute."""
+def _amount(el, parent: str, suffix: str = "Amt") -> tuple[Decimal, str]:
+    """An ``ActiveOrHistoricCurrencyAndAmount``: unsigned decimal text and a ``Ccy`` attribute.
+    The position (``parent/suffix``) is only built for an error: this runs twice per line."""
     raw = (el.text or "").strip()
     if not _AMOUNT.fullmatch(raw):
         raise StatementError(f"{raw!r} is not an amount: camt amounts are unsigned decimals with '.' such as 1234.50, "
-                             f"the sign is in CdtDbtInd{_where(el)}", position=position, field="Amt")
+                             f"the sign is in CdtDbtInd{_where(el)}", position=f"{parent}/{suffix}", field="Amt")
     ccy = el.get("Ccy") or ""
-    if len(ccy) != 3 or not _CCY.fullmatch(ccy):
-        raise StatementError(f"the currency attribute Ccy is {ccy!r}, not an ISO 4217 code{_where(el)}",
-                             position=position, field="Ccy")
+    if ccy not in _CURRENCIES:
+        if len(ccy) != 3 or not _CCY.fullmatch(ccy):
+            raise StatementError(f"the currency attribute Ccy is {ccy!r}, not an ISO 4217 code{_where(el)}",
+                                 position=f"{parent}/{suffix}", field="Ccy")
+        _CURRENCIES.add(ccy)  # at most 26**3 well-formed codes
     return Decimal(raw), ccy
 
 
-def _sign(el, position: str) -> int:
+def _sign(el, parent: str) -> int:
+    """``CdtDbtInd`` of the element at ``parent``: +1 for CRDT, -1 for DBIT."""
     raw = (el.text or "").strip() if el is not None else ""
     if raw == "CRDT":
         return 1
     if raw == "DBIT":
         return -1
     if el is None:
-        raise StatementError("the mandatory CdtDbtInd (CRDT or DBIT) is missing", position=position, field="CdtDbtInd")
-    raise StatementError(f"CdtDbtInd is {raw!r}; it must be CRDT or DBIT{_where(el)}", position=position,
+        raise StatementError("the mandatory CdtDbtInd (CRDT or DBIT) is missing", position=f"{parent}/CdtDbtInd",
+                             field="CdtDbtInd")
+    raise StatementError(f"CdtDbtInd is {raw!r}; it must be CRDT or DBIT{_where(el)}", position=f"{parent}/CdtDbtInd",
                          field="CdtDbtInd")
 
 
-def _iso_date(raw: str, position: str, field: str) -> dt.date:
-    """``ISODate`` or ``ISODateTime``; a date-time gives its date as written (see module docs)."""
-    try:
-        return _DATES[raw]
-    except KeyError:
-        pass
-    m = _DATE.fullmatch(raw.strip())
+def _known_date(raw: str) -> dt.date | None:
+    """The date of ``raw`` if that text, or its date part followed by a valid time, was read
+    before. Date-times differ entry by entry, their dates do not, so most need no full parse."""
+    value = _DATES.get(raw)
+    if value is None:
+        text = raw.strip()
+        value = _DATES.get(text[:10])
+        if value is not None and not _TIME.fullmatch(text, 10):
+            return None
+    return value
+
+
+def _iso_date(raw: str, parent: str, field: str) -> dt.date:
+    """``ISODate`` or ``ISODateTime`` of element ``field`` under ``parent``; a date-time gives its
+    date as written (see module docs)."""
+    value = _known_date(raw)
+    if value is not None:
+        return value
+    text = raw.strip()
+    m = _DATE.fullmatch(text)
     try:
         if not m:
             raise ValueError
@@ -309,9 +333,12 @@ def _iso_date(raw: str, position: str, field: str) -> dt.date:
         # The date as written: a DtTm with an offset is the bank's local time, and its local
         # date is the booking day the bank means (converting to UTC would move late bookings).
         value = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        if m.end(3) == 10:
+            _DATES[text[:10]] = value
     except ValueError:
         raise StatementError(f"{raw.strip()!r} is not a valid ISO date (YYYY-MM-DD) or date-time "
-                             f"(YYYY-MM-DDThh:mm:ss[.fff][Z|+hh:mm])", position=position, field=field) from None
+                             f"(YYYY-MM-DDThh:mm:ss[.fff][Z|+hh:mm])", position=f"{parent}/{field}",
+                             field=field) from None
     if len(_DATES) > 4096:
         _DATES.clear()
     _DATES[raw] = value
@@ -327,7 +354,8 @@ class _Names:
         self.cut = len(ns) + 2 if ns else 0
         q = self.q
         for name in ("Ntry", "TxDtls", "NtryDtls", "Nm", "Cd", "Id", "Pty", "Prtry", "Domn", "Fmly", "Ccy", "Tp",
-                     "CdOrPrtry", "Amt", "CdtDbtInd", "GrpHdr", "CreDtTm", "Rcrd", "TtlChrgsAndTaxAmt", "AddtlNtryInf"):
+                     "CdOrPrtry", "Amt", "CdtDbtInd", "GrpHdr", "CreDtTm", "Rcrd", "TtlChrgsAndTaxAmt", "AddtlNtryInf",
+                     "Dt", "DtTm"):
             setattr(self, name, q(name))
         self.entry_names = {q(n): n for n in ("Amt", "CdtDbtInd", "RvslInd", "Sts", "BookgDt", "ValDt", "AcctSvcrRef",
                                               "NtryRef", "BkTxCd", "Chrgs", "AddtlNtryInf")}
@@ -346,15 +374,18 @@ class _Names:
     def text(el) -> str:
         return (el.text or "").strip() if el is not None else ""
 
-    def date(self, el, position: str) -> dt.date | None:
-        """A date choice (``BookgDt``, ``ValDt``, ``Bal/Dt``): its ``Dt`` or ``DtTm`` child."""
+    def date(self, el, parent: str, field: str) -> dt.date | None:
+        """A date choice ``field`` under ``parent`` (``BookgDt``, ``ValDt``, ``Bal/Dt``): its ``Dt``
+        or ``DtTm`` child."""
         if el is None:
             return None
         for child in el:
-            name = self.local(child)
-            if name in ("Dt", "DtTm"):
-                return _iso_date(child.text or "", f"{position}/{name}", name)
-        raise StatementError("the date has neither Dt nor DtTm", position=position, field=self.local(el))
+            tag = child.tag
+            if tag == self.Dt or tag == self.DtTm:
+                raw = child.text or ""
+                value = _known_date(raw)  # most are: then no position string is built
+                return value if value is not None else _iso_date(raw, f"{parent}/{field}", self.local(child))
+        raise StatementError("the date has neither Dt nor DtTm", position=f"{parent}/{field}", field=self.local(el))
 
     def account(self, acct) -> str:
         """``Id/IBAN``, ``Id/Othr/Id`` (.02+), ``Id/PrtryAcct/Id``, ``BBAN`` or ``UPIC`` (.01)."""
@@ -391,13 +422,13 @@ class _Names:
         ``Amt`` (.02, where Chrgs itself repeats). Zero charges say nothing."""
         total = el.find(self.TtlChrgsAndTaxAmt)
         if total is not None:
-            amount, ccy = _amount(total, f"{position}/TtlChrgsAndTaxAmt")
+            amount, ccy = _amount(total, position, "TtlChrgsAndTaxAmt")
             return f"CHRG={ccy}{amount}" if amount else ""
         found: dict[str, Decimal] = {}
         for i, rec in enumerate([el, *el.findall(self.Rcrd)]):
             amt = rec.find(self.Amt)
             if amt is not None:
-                amount, ccy = _amount(amt, f"{position}/Rcrd[{i}]/Amt" if i else f"{position}/Amt")
+                amount, ccy = _amount(amt, f"{position}/Rcrd[{i}]" if i else position)
                 found[ccy] = found.get(ccy, _ZERO) + amount
         return " ".join(f"CHRG={ccy}{amount}" for ccy, amount in found.items() if amount)
 
@@ -421,10 +452,10 @@ class _Names:
                 period = []
                 for part in ("FrDtTm", "ToDtTm"):
                     value = child.find(self.q(part))
-                    period.append(_iso_date(value.text or "", f"{pos}/FrToDt/{part}", part) if value is not None else None)
+                    period.append(_iso_date(value.text or "", f"{pos}/FrToDt", part) if value is not None else None)
                 st.period = (period[0], period[1])
             elif name == "CreDtTm":
-                st.created = _iso_date(child.text or "", f"{pos}/CreDtTm", "CreDtTm")
+                st.created = _iso_date(child.text or "", pos, "CreDtTm")
             elif name == "TxsSummry":
                 self.read_summary(child, st, f"{pos}/TxsSummry")
             elif name == "Ntry":
@@ -447,9 +478,9 @@ class _Names:
         amt = bal.find(self.Amt)
         if amt is None:
             raise StatementError("the balance has no Amt", position=f"{pos}/Amt", field="Amt")
-        amount, ccy = _amount(amt, f"{pos}/Amt")
-        sign = _sign(bal.find(self.CdtDbtInd), f"{pos}/CdtDbtInd")
-        self.date(bal.find(self.q("Dt")), f"{pos}/Dt")  # validated; the statement period comes from elsewhere
+        amount, ccy = _amount(amt, pos)
+        sign = _sign(bal.find(self.CdtDbtInd), pos)
+        self.date(bal.find(self.Dt), pos, "Dt")  # validated; the statement period comes from elsewhere
         st.balances.append((code, amount * sign, ccy))
 
     def read_summary(self, summ, st: _Statement, pos: str) -> None:
@@ -479,7 +510,7 @@ class _Names:
                         raise StatementError(f"{net!r} is not an amount", position=f"{pos}/TtlNtries/TtlNetNtry",
                                              field="TtlNetNtry")
                     ind = holder.find(self.CdtDbtInd)
-                    sign = _sign(ind, f"{pos}/TtlNtries/CdtDbtInd") if ind is not None else 1
+                    sign = _sign(ind, f"{pos}/TtlNtries") if ind is not None else 1
                     st.controls.append(("TtlNtries/TtlNetNtry", Decimal(net) * sign, f"{pos}/TtlNtries/TtlNetNtry"))
 
     # -- entries -------------------------------------------------------------------------------
@@ -497,9 +528,9 @@ class _Names:
             elif name == "CdtDbtInd":
                 sign_el = child
             elif name == "BookgDt":
-                e.booking = self.date(child, f"{pos}/BookgDt")
+                e.booking = self.date(child, pos, "BookgDt")
             elif name == "ValDt":
-                e.value = self.date(child, f"{pos}/ValDt")
+                e.value = self.date(child, pos, "ValDt")
             elif name == "Sts":
                 # up to .07 <Sts>BOOK</Sts>; .08+ <Sts><Cd>BOOK</Cd></Sts> (or <Prtry>)
                 status = (child.text or "").strip()
@@ -520,8 +551,8 @@ class _Names:
                 e.info = (child.text or "").strip()
         if amt_el is None:
             raise StatementError("the mandatory entry amount Ntry/Amt is missing", position=f"{pos}/Amt", field="Amt")
-        e.amount, e.currency = _amount(amt_el, f"{pos}/Amt")
-        e.sign = _sign(sign_el, f"{pos}/CdtDbtInd")
+        e.amount, e.currency = _amount(amt_el, pos)
+        e.sign = _sign(sign_el, pos)
         if e.booking is None:
             # BookgDt is optional (pending entries, notifications): the value date, else the
             # statement period's end, else its creation date, else the message's.
@@ -554,8 +585,8 @@ def _tx_reader(names: _Names):
     (REFS, T_AMT, T_CDI, AMTDTLS, BKTX, CHRGS, PARTIES, RMTINF, RTRINF, ADDTL) = range(10)
     TOP = {q("Refs"): REFS, AMT: T_AMT, CDI: T_CDI, q("AmtDtls"): AMTDTLS, q("BkTxCd"): BKTX, q("Chrgs"): CHRGS,
            q("RltdPties"): PARTIES, q("RmtInf"): RMTINF, q("RtrInf"): RTRINF, q("AddtlTxInf"): ADDTL}
-    REF_SLOT = {q("EndToEndId"): "e2e", q("AcctSvcrRef"): "acct_ref", q("TxId"): "tx_id", q("InstrId"): "instr_id",
-                q("UETR"): "uetr"}
+    # Refs children -> slot in (EndToEndId, AcctSvcrRef, TxId, UETR, InstrId)
+    REF_SLOT = {q("EndToEndId"): 0, q("AcctSvcrRef"): 1, q("TxId"): 2, q("UETR"): 3, q("InstrId"): 4}
     AMT_KIND = {q("TxAmt"): "TxAmt", q("CntrValAmt"): "CntrValAmt", q("InstdAmt"): "InstdAmt"}
     PARTY = {q("Dbtr"): 0, q("UltmtDbtr"): 1, q("Cdtr"): 2, q("UltmtCdtr"): 3}
     ACCT = {q("DbtrAcct"): 0, q("CdtrAcct"): 1}
@@ -597,21 +628,24 @@ def _tx_reader(names: _Names):
         return name, ident
 
     def read_tx(tx, index: int, pos: str) -> _Tx:
-        t = _Tx(index)
+        t = _Tx(index, pos)
         amounts = []
         for child in tx:
             c = top(child.tag)
             if c is None:
                 continue
             if c == REFS:
+                refs = [t.e2e, t.acct_ref, t.tx_id, t.uetr, t.instr_id]
                 for ref in child:
                     slot = REF_SLOT.get(ref.tag)
-                    if slot is not None and not getattr(t, slot):
-                        setattr(t, slot, (ref.text or "").strip())
+                    if slot is not None and not refs[slot]:  # the first one given counts
+                        refs[slot] = (ref.text or "").strip()
+                t.e2e, t.acct_ref, t.tx_id, t.uetr, t.instr_id = refs
             elif c == T_AMT:
                 amounts.insert(0, (child, "Amt"))
             elif c == T_CDI:
-                t.sign = _sign(child, f"{pos}/CdtDbtInd")
+                raw = child.text
+                t.sign = 1 if raw == "CRDT" else -1 if raw == "DBIT" else _sign(child, pos)
             elif c == AMTDTLS:
                 for kind in child:
                     name = AMT_KIND.get(kind.tag)
@@ -670,7 +704,7 @@ def _tx_reader(names: _Names):
             elif c == CHRGS:
                 t.charges = " ".join(filter(None, (t.charges, charges(child, f"{pos}/Chrgs"))))
         if amounts:
-            t.amounts = [_amount(el, f"{pos}/{suffix}") for el, suffix in amounts]
+            t.amounts = [_amount(el, pos, suffix) for el, suffix in amounts]
         return t
 
     return read_tx
@@ -777,7 +811,9 @@ class _FileReader:
                     if entry is None:
                         entry = names.read_entry(ntry_el, st, where[0], self.group_created)
                     txs.append(names.read_tx(el, tx_index, f"{where[0]}/TxDtls[{tx_index}]"))
-                    _forget(el)
+                    if tx_index > 1:
+                        # a batch: free each transaction as it is read (a lone one goes with its entry)
+                        _forget(el)
                     if len(txs) >= SPLIT_BUFFER:
                         yield from self._stream_batch(st, entry, txs, streamed)
                         txs = []
@@ -791,8 +827,9 @@ class _FileReader:
                                 entry.info = (child.text or "").strip()
                             elif child.tag == names.NtryDtls:
                                 break
-                    yield from self._entry_lines(st, entry, txs, streamed)
+                    lines = self._entry_lines(st, entry, txs, streamed)
                     _forget(el)
+                    yield from lines
                     ntry_el, entry, txs = None, None, []
                     where[0] = st.position
                 elif el is stmt_el:
@@ -848,55 +885,54 @@ class _FileReader:
         hdr = message.find(self.names.GrpHdr)
         created = hdr.find(self.names.CreDtTm) if hdr is not None else None
         if created is not None:
-            self.group_created = _iso_date(created.text or "", "GrpHdr/CreDtTm", "CreDtTm")
+            self.group_created = _iso_date(created.text or "", "GrpHdr", "CreDtTm")
 
     # -- the lines of one entry ------------------------------------------------------------------
-    def _entry_lines(self, st: _Statement, e: _Entry, txs: list[_Tx], streamed: list) -> Iterator[StatementLine]:
+    def _entry_lines(self, st: _Statement, e: _Entry, txs: list[_Tx], streamed: list) -> list[StatementLine]:
+        """The lines of one entry to yield now (pending ones are held back in ``st.pending``); a
+        list rather than a generator, which costs more to set up for the single line most entries
+        have."""
         total = e.amount if e.sign > 0 else -e.amount
         _count(st, e)
         if streamed[0]:
             # a batch too big to hold streamed with its own amounts, which must add up
-            yield from self._stream_batch(st, e, txs, streamed)
+            lines = self._stream_batch(st, e, txs, streamed)
             if streamed[1] != total:
                 raise StatementError(f"the {streamed[0]} transactions of this entry add up to {streamed[1]} but the "
                                      f"entry books {total} {e.currency}", position=e.position, field="Amt")
-            return
+            return lines
         if len(txs) <= 1:
             # the booked amount is what moved the account (public files have single TxDtls whose
             # own amount is in another currency, or zero; truth.json)
-            line = self._line(st, e, txs[0] if txs else None, total, False, False)
-            if st.pending is None or e.status == _BOOKED:
-                yield line
-            else:
-                st.pending.append(line)
-            return
-        amounts = _split(e, txs)
-        for i, t in enumerate(txs):
+            lines = [self._line(st, e, txs[0] if txs else None, total, False, False)]
+        else:
+            amounts = _split(e, txs)
             if amounts is not None:
-                line = self._line(st, e, t, amounts[i], True, False)
+                lines = [self._line(st, e, t, amount, True, False) for t, amount in zip(txs, amounts)]
             else:
-                line = self._line(st, e, t, total if i == 0 else _ZERO, True, True)
-            if st.pending is None or e.status == _BOOKED:
-                yield line
-            else:
-                st.pending.append(line)
+                lines = [self._line(st, e, t, total if i == 0 else _ZERO, True, True) for i, t in enumerate(txs)]
+        if st.pending is None or e.status == _BOOKED:
+            return lines
+        st.pending += lines
+        return []
 
-    def _stream_batch(self, st: _Statement, e: _Entry, txs: list[_Tx], streamed: list) -> Iterator[StatementLine]:
+    def _stream_batch(self, st: _Statement, e: _Entry, txs: list[_Tx], streamed: list) -> list[StatementLine]:
+        lines = []
         for t in txs:
             amount = t.amount_in(e.currency)
             if amount is None:
                 raise StatementError(f"in an entry of more than {SPLIT_BUFFER} transactions each needs its own amount "
                                      f"in {e.currency} (TxDtls/Amt or AmtDtls/TxAmt/Amt)",
-                                     position=f"{e.position}/TxDtls[{t.index}]", field="Amt")
+                                     position=t.position, field="Amt")
             if (t.sign or e.sign) < 0:
                 amount = -amount
             streamed[0] += 1
             streamed[1] += amount
-            line = self._line(st, e, t, amount, True, False)
-            if st.pending is None or e.status == _BOOKED:
-                yield line
-            else:
-                st.pending.append(line)
+            lines.append(self._line(st, e, t, amount, True, False))
+        if st.pending is None or e.status == _BOOKED:
+            return lines
+        st.pending += lines
+        return []
 
     def _line(self, st: _Statement, e: _Entry, t: _Tx | None, amount: Decimal, split: bool,
               unsplit: bool) -> StatementLine:
@@ -919,7 +955,7 @@ class _FileReader:
             code, charges, reason = t.code, t.charges, t.reason
             remittance = t.remittance
             debtor, creditor = t.debtor, t.creditor
-            position = f"{e.position}/TxDtls[{t.index}]"
+            position = t.position
         if not code and e.code_el is not None:
             e.code = self.names.bank_code(e.code_el)
             e.code_el = None

@@ -42,6 +42,7 @@ import re
 from collections.abc import Iterator
 from decimal import Decimal
 from functools import lru_cache
+from operator import itemgetter
 from typing import IO
 
 from pydantic import ValidationError
@@ -81,7 +82,8 @@ _DATETIME13 = re.compile(r"(\d{6})(\d{4})([+-]\d{4})?")
 
 # German DFÜ-Abkommen Anlage 3: "GVC" (3 digits) then the separator, normally "?" (Triodos: ">").
 _GERMAN = re.compile(r"(\d{3})([?>])\d\d")
-_PURPOSE_CODES = tuple(f"{n:02d}" for n in (*range(20, 30), *range(60, 64)))
+_PURPOSE_SET = frozenset(f"{n:02d}" for n in (*range(20, 30), *range(60, 64)))
+_first = itemgetter(0)
 _SEPA_KEYS = re.compile(r"(EREF|KREF|MREF|CRED|DEBT|SVWZ|ABWA|ABWE|COAM|OAMT|PURP)\+")
 # Dutch SEPA :86: (Rabobank, ING, ABN AMRO, Triodos, ASN): /TAG/value/TAG/value ... Sub-tags of
 # ORDP/BENM/ULTD/ULTC (NAME, ID, ADDR) are read as tags too; CNTP is positional IBAN/BIC/NAME/CITY.
@@ -235,6 +237,9 @@ def _fields(stream: IO[bytes]) -> Iterator[tuple[str, list[str] | None, int]]:
 # Values
 
 
+_DATES6: dict[str, dt.date] = {}
+
+
 @lru_cache(maxsize=4096)
 def _day(year: int, mm: int, dd: int) -> dt.date | None:
     if not (1 <= mm <= 12 and 1 <= dd <= 31):
@@ -246,13 +251,18 @@ def _day(year: int, mm: int, dd: int) -> dt.date | None:
 
 
 def _date6(text: str, pos: str, field: str) -> dt.date:
-    day = None
+    day = _DATES6.get(text)  # a statement repeats a few dates; this runs once or twice per line
+    if day is not None:
+        return day
     if len(text) == 6 and text.isdigit():
         yy = int(text[0:2])
         # Two-digit years: 00-68 -> 20xx, 69-99 -> 19xx (the POSIX/strptime %y rule).
         day = _day(yy + (2000 if yy < 69 else 1900), int(text[2:4]), int(text[4:6]))
     if day is None:
         raise StatementError(f"{text!r} is not a date as YYMMDD", position=pos, field=field)
+    if len(_DATES6) > 4096:
+        _DATES6.clear()
+    _DATES6[text] = day
     return day
 
 
@@ -272,6 +282,10 @@ def _entry_date(mmdd: str, value: dt.date) -> dt.date | None:
 
 def _amount(text: str, pos: str, field: str) -> Decimal:
     text = text.strip()
+    whole, comma, fraction = text.partition(",")
+    if whole.isascii() and whole.isdigit() and (fraction.isdigit() and fraction.isascii() or not fraction):
+        # what nearly every amount looks like ("1234,56", "9,", "500"), read as parse_amount would
+        return Decimal(f"{whole}.{fraction or '0'}") if comma else Decimal(whole)
     if not text or not text[0].isdigit():
         raise StatementError(f"{text!r} is not an amount (digits with a decimal comma)", position=pos, field=field)
     return parse_amount(text, decimal_mark=",", position=pos, field=field)
@@ -333,35 +347,39 @@ def _german(text: str, gvc: str, sep: str, info: _Info, pos: str) -> None:
     and 60-63 purpose (SEPA keys EREF+ KREF+ MREF+ CRED+ SVWZ+ ABWA+ ...), 30 BLZ/BIC, 31
     account/IBAN, 32-33 payer name, 34 text key supplement."""
     fields: dict[str, str] = {}
+    purpose: list[tuple[str, str]] = []  # (code, text) of the purpose sub-fields, in file order
     for chunk in text[4:].split(sep):
-        code = chunk[:2]
-        if len(code) < 2 or not code.isdigit():
+        code, value = chunk[:2], chunk[2:]
+        if code in _PURPOSE_SET:
+            purpose.append((code, value))
+        elif code in fields:
+            fields[code] += value
+        elif len(code) == 2 and code.isdigit():
+            fields[code] = value
+        else:
             raise StatementError(f"the {sep}-sub-fields are broken: {sep!r} followed by {chunk[:10]!r} instead of a "
                                  "two-digit field code", position=pos, field=":86:")
-        fields[code] = fields.get(code, "") + chunk[2:]
     info.code = gvc
-    purpose = "".join([fields[code] for code in _PURPOSE_CODES if code in fields])
-    parts = _SEPA_KEYS.split(purpose)
-    keys = {parts[i]: _clean(parts[i + 1]) for i in range(1, len(parts) - 1, 2)}
-    info.remittance.append(_clean(parts[0]))
-    info.remittance.append(keys.get("SVWZ", ""))
-    info.remittance.append(keys.get("KREF", ""))
-    eref = keys.get("EREF", "")
+    # the purpose in sub-field order (20..29, 60..63); a stable sort keeps a repeated code's parts in file order
+    purpose.sort(key=_first)
+    parts = _SEPA_KEYS.split("".join([part for _, part in purpose]))
+    keys = {parts[i]: parts[i + 1] for i in range(1, len(parts) - 1, 2)}  # the last of a repeated key counts
+    info.remittance += [_clean(parts[0]), _clean(keys.get("SVWZ", "")), _clean(keys.get("KREF", ""))]
+    eref = _clean(keys.get("EREF", ""))
     info.end_to_end_id = "" if eref.upper() == "NOTPROVIDED" else eref
     info.payer_account = _clean(fields.get("31", ""))
-    info.payer_name = _clean(fields.get("32", "") + fields.get("33", "")) or keys.get("ABWA", "")
+    info.payer_name = _clean(fields.get("32", "") + fields.get("33", "")) or _clean(keys.get("ABWA", ""))
 
 
 def _dutch(text: str, info: _Info) -> None:
     """Dutch SEPA :86: /TAG/value... (EREF end-to-end id, REMI remittance (USTD// free or
     STRD/CUR/ structured), ORDP//NAME/ or BENM//NAME/ the counterparty, CNTP/IBAN/BIC/NAME/CITY/,
     MARF mandate, CSID creditor id, RTRN return reason)."""
-    matches = list(_NL_TAG.finditer(text))
+    parts = _NL_TAG.split(text)  # "", tag, value, tag, value ... (the text starts with a tag)
     names: dict[str | None, str] = {}
     party: str | None = None
-    for i, m in enumerate(matches):
-        tag = m.group(1)
-        value = text[m.end(): matches[i + 1].start() if i + 1 < len(matches) else len(text)]
+    for i in range(1, len(parts), 2):
+        tag, value = parts[i], parts[i + 1]
         if tag in _NL_PARTIES:
             party = tag
         if tag == "CNTP":
@@ -441,14 +459,13 @@ class _Reader:
         pending: _Pending | None = None
         info_size = 0
         for tag, lines, start in _fields(self.stream):
-            pos = f"line {start}"
             if tag == "86":
                 if pending is not None:
                     info_size += sum(map(len, lines))
                     if info_size > MAX_FIELD_CHARS:
-                        raise StatementError("the :86: fields of one transaction are too long", position=pos,
-                                             field=":86:")
-                    pending.info.extend(line for line in lines if line.strip())
+                        raise StatementError("the :86: fields of one transaction are too long",
+                                             position=f"line {start}", field=":86:")
+                    pending.info += [line for line in lines if line.strip()]
                 continue  # a :86: outside a transaction (after :60F: or :62F:) describes the statement
             if tag not in _HANDLED:
                 continue  # :21:, :64:, :65:, :NS:, Rabobank's :940: ... carry nothing we need
@@ -466,7 +483,8 @@ class _Reader:
                 owner = stmt if stmt is not None else previous
                 if owner is None or (not owner.done and not (owner.currency and owner.account)):
                     raise StatementError("a :61: transaction before the account (:25:) and opening balance "
-                                         "(:60F:, or :34F: in an MT942) of its statement", position=pos, field=":61:")
+                                         "(:60F:, or :34F: in an MT942) of its statement", position=f"line {start}",
+                                         field=":61:")
                 # A :61: after its statement's closing balance or after the "-" that ended it belongs
                 # to no statement of its own (truth.json self-provided/multiline): it is kept, with
                 # the account and currency of the statement before it, and no summary of its own.
@@ -475,6 +493,7 @@ class _Reader:
                 if not owner.done:
                     self._count(owner, pending)
                 continue
+            pos = f"line {start}"
             if stmt is not None and stmt.done:
                 if tag in ("90D", "90C"):  # an MT942 that also has balances: its totals follow 62F
                     self._declare(stmt, tag, lines, pos, start)
@@ -624,22 +643,21 @@ class _Reader:
 
     @staticmethod
     def _parse_61(lines: list[str], stmt: _Statement, start: int) -> _Pending:
-        pos = f"line {start}"
         text = lines[0].rstrip()
         m = _LINE61.fullmatch(text)
         if m is None:
-            _explain_61(text, pos)
+            _explain_61(text, f"line {start}")
         value_s, entry_s, mark, _funds, amount_s, code, rest = m.groups()
         p = _Pending(stmt, start)
-        p.value_date = _date6(value_s, pos, ":61: value date")
+        p.value_date = _DATES6.get(value_s) or _date6(value_s, f"line {start}", ":61: value date")
         if entry_s and entry_s[0] != " ":
             p.booking_date = _entry_date(entry_s, p.value_date)
             if p.booking_date is None:
-                raise StatementError(f"{entry_s!r} is not an entry date as MMDD", position=pos,
+                raise StatementError(f"{entry_s!r} is not an entry date as MMDD", position=f"line {start}",
                                      field=":61: entry date")
         else:
             p.booking_date = p.value_date  # no entry date (or Citi's four spaces): booked on the value date
-        amount = _amount(amount_s, pos, ":61: amount")
+        amount = _amount(amount_s, f"line {start}", ":61: amount")
         p.amount = -amount if _SIGN[mark] < 0 else amount
         p.code = code.strip()
         reference, _, bank_reference = rest.partition("//")
@@ -670,7 +688,7 @@ class _Reader:
                 account=stmt.account, currency=stmt.currency, booking_date=p.booking_date, value_date=p.value_date,
                 amount=p.amount, bank_reference=p.bank_reference, end_to_end_id=info.end_to_end_id,
                 payer_name=info.payer_name, payer_account=payer_account,
-                remittance=" ".join(r for r in remittance if r), transaction_code=code,
+                remittance=" ".join(filter(None, remittance)), transaction_code=code,
                 statement_id=stmt.statement_id, position=pos,
                 ordinal=self.ordinals(stmt.account, p.booking_date, p.bank_reference, p.amount))
         except ValidationError as exc:
