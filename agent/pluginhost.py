@@ -64,6 +64,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "conciliador.plugins.banks.asobancaria",
     "conciliador.plugins.banks.profiles",
     "conciliador.plugins.flatfile",
+    "conciliador.plugins.sap",
     "conciliador.matching.extractors",
 )
 

@@ -647,7 +647,8 @@ class ErpConformance:
         db = Database.open(settings.folders.state)
         try:
             [(key, document)] = db.conn.execute("SELECT key, erp_document FROM outbox").fetchall()
-            recovered = db.conn.execute("SELECT count(*) FROM audit WHERE event = 'posted' AND "
+            # A posting in several steps records a step found after a lost answer on that step's event.
+            recovered = db.conn.execute("SELECT count(*) FROM audit WHERE event IN ('posted', 'posting_step_done') AND "
                                         "json_extract(detail, '$.recovered_by_find_posting')").fetchone()[0]
         finally:
             db.close()

@@ -1,0 +1,136 @@
+"""The SAP connector's settings: one ``[companies.NAME.erp_settings]`` table per company code.
+
+docs/sap.md explains each setting for IT, with what the SAP team has to provide.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from conciliador import ConnectorSettings
+from conciliador.config import Secret
+from conciliador.models import normalise_account
+
+# Currencies whose amounts SAP keeps with other than two decimals (table TCURX). Only
+# RFC_READ_TABLE (bulk reading) sees the internal value; BAPIs convert to the external one.
+DEFAULT_CURRENCY_DECIMALS = {"BHD": 3, "CLP": 0, "HUF": 0, "IDR": 0, "ISK": 0, "JOD": 3, "JPY": 0, "KRW": 0,
+                             "KWD": 3, "OMR": 3, "PYG": 0, "TND": 3, "TWD": 0, "UGX": 0, "VND": 0}
+
+_FUNCTION = re.compile(r"^[A-Z/][A-Z0-9_/]{0,29}$")
+_GL = re.compile(r"^[0-9A-Z]{1,10}$")
+
+
+class GlAccounts(ConnectorSettings):
+    """G/L accounts of the company code (SKB1) the payment document posts to."""
+
+    bank: str = Field(description="House bank G/L account the money arrives in (posting key 40).")
+    bank_by_account: dict[str, str] = Field(
+        default_factory=dict, description="Statement bank account -> its own bank G/L, when there are several.")
+    retefuente: str = ""
+    reteiva: str = ""
+    reteica: str = ""
+    discount: str = ""
+    write_off: str = Field("", description="Differences within tolerance, including bank charges the payer's bank took.")
+
+    @field_validator("bank", "retefuente", "reteiva", "reteica", "discount", "write_off")
+    @classmethod
+    def _account(cls, value: str) -> str:
+        value = value.strip().upper()
+        if value and not _GL.fullmatch(value):
+            raise ValueError(f"{value!r} is not a G/L account number (up to 10 letters or digits)")
+        return value.zfill(10) if value.isdigit() else value
+
+    @field_validator("bank_by_account")
+    @classmethod
+    def _by_account(cls, value: dict[str, str]) -> dict[str, str]:
+        out = {}
+        for account, gl in value.items():
+            gl = gl.strip().upper()
+            if not _GL.fullmatch(gl):
+                raise ValueError(f"bank_by_account[{account!r}] = {gl!r} is not a G/L account number")
+            out[normalise_account(account)] = gl.zfill(10) if gl.isdigit() else gl
+        return out
+
+
+class S4Settings(ConnectorSettings):
+    """Where the S/4HANA services live (backend = "s4_odata"). Paths are SAP's defaults."""
+
+    open_items_service: str = "/sap/opu/odata/sap/API_OPLACCTGDOCITEMCUBE_SRV"
+    journal_entry_post_path: str = "/sap/bc/srt/scs_ext/sap/journalentrycreaterequestconfi"
+    journal_entry_clearing_path: str = "/sap/bc/srt/scs_ext/sap/journalentrybulkclearingreques"
+    clearing_wait_seconds: float = Field(20.0, ge=0, le=600,
+                                         description="How long to wait for the asynchronous clearing to show.")
+
+
+class SapSettings(ConnectorSettings):
+    backend: Literal["ecc_soap", "s4_odata"] = "ecc_soap"
+    base_url: str = Field(description="https://host:port of the SAP ICM, without a path.")
+    client: str = Field("100", pattern=r"^\d{3}$", description="SAP client, sent as sap-client.")
+    user: str = Field(min_length=1, max_length=12)
+    password: Secret
+    ca_bundle: Path | None = Field(None, description="PEM file of the CA that signed SAP's certificate.")
+    verify_tls: bool = True
+    timeout_seconds: float = Field(60.0, gt=0, le=3600)
+    company_code: str = Field(pattern=r"^[0-9A-Z]{4}$", description="BUKRS: this company's company code.")
+    local_currency: str = Field("COP", pattern=r"^[A-Z]{3}$", description="The company code's currency (T001-WAERS).")
+    special_gl_indicators: list[str] = Field(
+        default_factory=list, description="Special G/L items (SP_GL_IND, e.g. down payments) read as open items.")
+    gl_accounts: GlAccounts
+    document_type: str = Field("DZ", pattern=r"^[0-9A-Z]{2}$")
+    on_account_document_type: str = Field("DZ", pattern=r"^[0-9A-Z]{2}$")
+    clearing_function: str = Field("Z_CONCILIADOR_CLEARING", validate_default=True)
+    document_post_function: str = Field("Z_CONCILIADOR_ACC_DOC_POST", validate_default=True)
+    reverse_function: str = Field("Z_CONCILIADOR_RESET_REVERSE", validate_default=True)
+    customer_read: Literal["rfc_read_table"] = "rfc_read_table"
+    tax_id_field: Literal["STCD1", "STCD2"] = "STCD1"
+    open_items_read: Literal["per_customer", "bulk"] = "per_customer"
+    page_size: int = Field(5000, ge=100, le=100_000)
+    currency_decimals: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_CURRENCY_DECIMALS))
+    logon_pause_seconds: float = Field(900.0, ge=0, le=86400)
+    s4: S4Settings = Field(default_factory=S4Settings)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not re.fullmatch(r"https?://[^/\s]+", value):
+            raise ValueError(f"{value!r} must be the scheme, host and port only, e.g. https://sap.example.com:44300")
+        return value
+
+    @field_validator("user", "company_code")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.strip().upper()
+
+    @field_validator("clearing_function", "document_post_function", "reverse_function")
+    @classmethod
+    def _function(cls, value: str, info: ValidationInfo) -> str:
+        value = value.strip().upper()
+        if not _FUNCTION.fullmatch(value):
+            raise ValueError(f"{value!r} is not a function module name")
+        if info.field_name == "document_post_function" and value == "BAPI_ACC_DOCUMENT_POST":
+            raise ValueError(
+                "BAPI_ACC_DOCUMENT_POST cannot be called directly over /sap/bc/soap/rfc: every SOAP call is its own "
+                "session, so the BAPI_TRANSACTION_COMMIT of a second call commits nothing and the document is lost. "
+                "Name the remote-enabled wrapper that calls it and commits (docs/sap.md, Z_CONCILIADOR_ACC_DOC_POST)")
+        return value
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _relative_to_config(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        base = (info.context or {}).get("base_dir")
+        if value is not None and base and not value.is_absolute():
+            value = (Path(base) / value).resolve()
+        if value is not None and not value.is_file():
+            raise ValueError(f"the CA bundle {value} does not exist")
+        return value
+
+    @model_validator(mode="after")
+    def _tls(self) -> "SapSettings":
+        if self.ca_bundle is not None and not self.verify_tls:
+            raise ValueError("ca_bundle is set but verify_tls is false: remove one of them")
+        return self

@@ -1,0 +1,346 @@
+"""The SAP connector against the emulator over HTTP: the FB05 document it builds (bank,
+withholding, discount, write-off, residual and on-account lines), how SAP's refusals and troubles
+map to errors, ``check()``, the key lookup, reversal, and TLS with a CA bundle."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from conciliador import Application, PermanentError, Posting, PostingKind, RetryableError, Withholding
+from conciliador.plugins.sap import SapErp
+from emulators.sap import SapEmulator, seed
+
+DAY = dt.date(2026, 11, 20)
+
+
+@pytest.fixture
+def emu():
+    with SapEmulator() as emulator:
+        emulator.company_code(seed.BUKRS)
+        emulator.ledger.add_customer("1000", "Inversiones Peñalosa S.A.S.", stcd1="900123456", company_codes=("1000",))
+        emulator.ledger.add_customer("1001", "Distribuidora Ñandú Ltda.", stcd1="800987654", company_codes=("1000",))
+        yield emulator
+
+
+def connect(emu: SapEmulator, **overrides) -> SapErp:
+    return SapErp(SapErp.Settings.model_validate(seed.settings(emu, **overrides), context={"base_dir": Path.cwd()}),
+                  company="acme")
+
+
+@pytest.fixture
+def erp(emu):
+    connector = connect(emu)
+    yield connector
+    connector.close()
+
+
+def invoice(emu: SapEmulator, amount: str, ref: str, customer: str = "1000", **kw):
+    return emu.ledger.post_invoice("1000", customer, Decimal(amount), kw.pop("currency", "COP"), xblnr=ref,
+                                   bldat=dt.date(2026, 10, 1), **kw)
+
+
+def posting(key: str, amount: str, *apps: Application, customer: str = "1000", on_account: str = "0",
+            value_date: dt.date = DAY, **kw) -> Posting:
+    return Posting(key=key, company="acme", kind=PostingKind.APPLY if apps else PostingKind.ON_ACCOUNT,
+                   customer_id=customer, currency=kw.pop("currency", "COP"), amount=Decimal(amount),
+                   value_date=value_date, bank_account="0123-456789-01", bank_reference="REF1", applications=apps,
+                   on_account=Decimal(on_account), text="Pago cliente", **kw)
+
+
+def doc(item) -> str:
+    return f"{item.BELNR}/{item.GJAHR}/{item.BUZEI}"
+
+
+def lines_of(emu: SapEmulator, document: str) -> list[tuple[str, str, str, Decimal]]:
+    return sorted((g.HKONT, g.BSCHL, g.SHKZG, g.WRBTR) for g in emu.ledger.gl_lines
+                  if f"{g.BELNR}/{g.GJAHR}" == document)
+
+
+# -- the payment document ---------------------------------------------------------------------------
+
+
+def test_withholdings_discount_and_write_off_go_to_their_accounts(emu, erp):
+    a = invoice(emu, "1190000.00", "FE-1", tax=Decimal("190000.00"))
+    b = invoice(emu, "500000.00", "FE-2")
+    apps = (
+        Application(document=doc(a), reference="FE-1", amount=Decimal("1126840.00"), currency="COP",
+                    withholdings=(Withholding(kind="retefuente", rate=Decimal("0.025"), base=Decimal("1000000"),
+                                              amount=Decimal("25000")),
+                                  Withholding(kind="reteiva", rate=Decimal("0.15"), base=Decimal("190000"),
+                                              amount=Decimal("28500")),
+                                  Withholding(kind="reteica", rate=Decimal("0.00966"), base=Decimal("1000000"),
+                                              amount=Decimal("9660")))),
+        Application(document=doc(b), reference="FE-2", amount=Decimal("489950.00"), currency="COP",
+                    discount=Decimal("10000.00"), write_off=Decimal("50.00")),
+    )
+    result = erp.post(posting("K1", "1616790.00", *apps))
+
+    assert emu.open_item("1000", a.BELNR, a.GJAHR) is None and emu.open_item("1000", b.BELNR, b.GJAHR) is None
+    assert {emu.cleared_item("1000", i.BELNR, i.GJAHR).AUGBL for i in (a, b)} == {result.document.split("/")[0]}
+    assert lines_of(emu, result.document) == [
+        ("0011100505", "40", "S", Decimal("1616790.00")),  # bank
+        ("0013551505", "40", "S", Decimal("25000.00")),  # retefuente
+        ("0013551705", "40", "S", Decimal("28500.00")),  # reteIVA
+        ("0013551805", "40", "S", Decimal("9660.00")),  # reteICA
+        ("0053050505", "40", "S", Decimal("10000.00")),  # discount
+        ("0053959505", "40", "S", Decimal("50.00")),  # write-off
+    ]
+    header = emu.ledger.bkpf[("1000", *result.document.split("/"))]
+    assert (header.XBLNR, header.BLART, header.BUDAT, header.BLDAT) == ("K1", "DZ", DAY, DAY)
+    bank = next(g for g in emu.ledger.gl_lines if f"{g.BELNR}/{g.GJAHR}" == result.document and g.HKONT == "0011100505")
+    assert (bank.ZUONR, bank.VALUT) == ("K1", DAY)
+
+
+def test_overpayment_in_tolerance_and_rest_on_account(emu, erp):
+    a = invoice(emu, "100000.00", "FE-3")
+    # 30 over the invoice is written off as income (posting key 50); 5,000 more stays on account.
+    app = Application(document=doc(a), reference="FE-3", amount=Decimal("100030.00"), currency="COP",
+                      write_off=Decimal("-30.00"))
+    result = erp.post(posting("K2", "105030.00", app, on_account="5000.00"))
+    assert ("0053959505", "50", "H", Decimal("30.00")) in lines_of(emu, result.document)
+    [credit] = [i for i in emu.ledger.bsid.values() if i.XBLNR == "K2"]
+    assert (credit.BSCHL, credit.SHKZG, credit.WRBTR, credit.ZUONR) == ("15", "H", Decimal("5000.00"), "K2")
+    # Money received but not applied is not something to match payments against.
+    assert doc(credit) not in {i.document for i in erp.open_items()}
+    assert erp.find_posting("K2").document == result.document
+
+
+def test_partial_payments_keep_the_invoice_identity(emu, erp):
+    a = invoice(emu, "1000000.00", "FE-4", days_net=45)
+    for key, paid in (("K3", "300000.00"), ("K4", "200000.00")):
+        erp.post(posting(key, paid, Application(document=doc(a), reference="FE-4", amount=Decimal(paid),
+                                                 currency="COP")))
+    [rest] = [i for i in erp.open_items() if i.document == doc(a)]
+    assert (rest.open_amount, rest.reference, rest.due_date) == (Decimal("500000.00"), "FE-4", dt.date(2026, 11, 15))
+    [residual] = [i for i in emu.ledger.bsid.values() if i.KUNNR == a.KUNNR]
+    assert (residual.REBZG, residual.REBZJ, residual.REBZZ, residual.XBLNR) == (a.BELNR, a.GJAHR, "001", "K4")
+
+
+def test_payment_on_account_uses_the_committing_wrapper(emu, erp):
+    result = erp.post(posting("K5", "250000.00"))
+    [credit] = [i for i in emu.ledger.bsid.values() if i.XBLNR == "K5"]
+    assert (credit.ZUONR, credit.SHKZG, credit.WRBTR) == ("K5", "H", Decimal("250000.00"))
+    assert result.document == f"{credit.BELNR}/{credit.GJAHR}"
+    assert emu.calls[-1] == "Z_CONCILIADOR_ACC_DOC_POST"
+
+
+def test_the_bapi_cannot_be_named_directly(emu):
+    with pytest.raises(ValidationError, match="commits nothing"):
+        SapErp.Settings.model_validate(seed.settings(emu, document_post_function="BAPI_ACC_DOCUMENT_POST"))
+
+
+def test_arithmetic_is_checked_before_sap_sees_it(emu, erp):
+    a = invoice(emu, "100000.00", "FE-6")
+    app = Application(document=doc(a), amount=Decimal("100000.00"), currency="COP")
+    with pytest.raises(PermanentError, match="does not equal what it applies"):
+        erp.post(posting("K6", "90000.00", app))
+    too_much = Application(document=doc(a), amount=Decimal("100001.00"), currency="COP")
+    with pytest.raises(PermanentError, match="open for 100000.00 COP"):
+        erp.post(posting("K7", "100001.00", too_much))
+    assert "Z_CONCILIADOR_CLEARING" not in emu.calls
+
+
+def test_missing_gl_account_waits_for_it(emu):
+    a = invoice(emu, "100000.00", "FE-8")
+    erp = connect(emu, gl_accounts={"bank": "11100505"})
+    app = Application(document=doc(a), amount=Decimal("97500.00"), currency="COP",
+                      withholdings=(Withholding(kind="retefuente", rate=Decimal("0.025"), base=Decimal("100000"),
+                                                amount=Decimal("2500")),))
+    with pytest.raises(RetryableError, match="gl_accounts.retefuente"):
+        erp.post(posting("K8", "97500.00", app))
+
+
+def test_bank_account_mapping(emu):
+    a = invoice(emu, "100000.00", "FE-9")
+    erp = connect(emu, gl_accounts={"bank": "11100505", "bank_by_account": {"0123 456789-01": "11100510"}})
+    emu.ledger.companies["1000"].gl_accounts.add("0011100510")
+    result = erp.post(posting("K9", "100000.00", Application(document=doc(a), amount=Decimal("100000.00"),
+                                                              currency="COP")))
+    assert lines_of(emu, result.document) == [("0011100510", "40", "S", Decimal("100000.00"))]
+
+
+# -- errors ----------------------------------------------------------------------------------------
+
+
+def test_closed_period_is_final_with_sap_message(emu, erp):
+    a = invoice(emu, "100000.00", "FE-10")
+    with pytest.raises(PermanentError) as info:
+        erp.post(posting("K10", "100000.00", Application(document=doc(a), amount=Decimal("100000.00"),
+                                                          currency="COP"), value_date=dt.date(2019, 12, 31)))
+    assert info.value.erp_message == "Posting period 012 2019 is not open (F5 201)"
+    assert emu.open_item("1000", a.BELNR, a.GJAHR) is not None
+
+
+def test_missing_rfc_authority_is_final(emu):
+    emu.users["CONCILIADOR"].functions = {"RFC_READ_TABLE", "BAPI_AR_ACC_GETOPENITEMS", "BAPI_AR_ACC_GETBALANCEDITEMS"}
+    a = invoice(emu, "100000.00", "FE-11")
+    erp = connect(emu)
+    with pytest.raises(PermanentError, match="S_RFC") as info:
+        erp.post(posting("K11", "100000.00", Application(document=doc(a), amount=Decimal("100000.00"),
+                                                          currency="COP")))
+    assert "has no RFC authorization for function module Z_CONCILIADOR_CLEARING" in info.value.erp_message
+
+
+def test_missing_company_code_authority_is_final(emu):
+    emu.users["CONCILIADOR"].company_codes = {"2000"}
+    erp = connect(emu)
+    with pytest.raises(PermanentError, match="F_BKPF_BUK"):
+        list(erp.open_items())
+
+
+def test_unknown_customer_is_final_with_sap_message(emu, erp):
+    with pytest.raises(PermanentError) as info:
+        erp.post(posting("K12", "1000.00", customer="4711"))
+    assert info.value.erp_message == "Account 0000004711 does not exist in company code 1000 (F5 150)"
+
+
+def test_lock_held_by_someone_else_is_retryable(emu, erp):
+    a = invoice(emu, "100000.00", "FE-13")
+    emu.inject("Z_CONCILIADOR_CLEARING", "lock")
+    with pytest.raises(RetryableError, match="locked by user BATCH_CLEARING"):
+        erp.post(posting("K13", "100000.00", Application(document=doc(a), amount=Decimal("100000.00"),
+                                                          currency="COP")))
+    assert erp.post(posting("K13", "100000.00", Application(document=doc(a), amount=Decimal("100000.00"),
+                                                             currency="COP"))).document
+
+
+def test_account_locked_in_sap_is_retryable(emu, erp):
+    a = invoice(emu, "100000.00", "FE-14")
+    emu.ledger.locked_accounts[("1000", a.KUNNR)] = "MGARCIA"  # someone has it open in FB05
+    with pytest.raises(RetryableError, match="locked by user MGARCIA"):
+        erp.post(posting("K14", "100000.00", Application(document=doc(a), amount=Decimal("100000.00"),
+                                                          currency="COP")))
+
+
+def test_http_500_and_slow_answers(emu, erp):
+    emu.inject("BAPI_AR_ACC_GETOPENITEMS", "http500")
+    with pytest.raises(RetryableError, match="HTTP 500"):
+        list(erp.open_items())
+    emu.inject("BAPI_AR_ACC_GETOPENITEMS", "latency", seconds=0.3)  # within the 5 s timeout
+    assert list(erp.open_items()) == []
+
+
+def test_timeout_after_commit_then_found_by_key(emu):
+    a = invoice(emu, "100000.00", "FE-15")
+    erp = connect(emu, timeout_seconds=0.3)
+    emu.inject("Z_CONCILIADOR_CLEARING", "timeout", seconds=1.0)
+    p = posting("K15", "100000.00", Application(document=doc(a), amount=Decimal("100000.00"), currency="COP"))
+    with pytest.raises(RetryableError, match="may have made it"):
+        erp.post(p)
+    by_key = erp.find_posting("K15")
+    by_customer = erp.find_step(p, "post", {})
+    assert by_key is not None and by_customer is not None and by_key.document == by_customer.document
+    # Sending again answers with the document SAP already holds, and posts nothing.
+    assert erp.post(p).document == by_key.document
+    assert emu.documents_with_reference("1000", "K15") == [tuple(by_key.document.split("/"))]
+
+
+def test_wrong_password_pauses_instead_of_locking_the_user(emu):
+    erp = connect(emu, password="wrong")
+    for _ in range(8):
+        with pytest.raises(RetryableError):
+            list(erp.customers())
+    user = emu.users["CONCILIADOR"]
+    assert user.failed_logons == 1 and not user.locked
+    with pytest.raises(RetryableError, match="not trying again"):
+        erp.find_posting("K16")
+
+
+def test_wrong_client_is_a_logon_failure(emu):
+    erp = connect(emu, client="200")
+    with pytest.raises(RetryableError, match="client 200"):
+        list(erp.customers())
+
+
+# -- check, lookups, reversal -------------------------------------------------------------------
+
+
+def test_check_passes_against_a_complete_system(emu, erp):
+    invoice(emu, "100000.00", "FE-17")
+    results = list(erp.check())
+    assert all(r.ok for r in results), [r for r in results if not r.ok]
+    assert {r.name.split(" (")[0] for r in results} >= {
+        "SAP clearing wrapper Z_CONCILIADOR_CLEARING", "SAP document post wrapper Z_CONCILIADOR_ACC_DOC_POST"}
+    assert not emu.ledger.bkpf or all(h.XBLNR != "CONCILIADORCHECK" for h in emu.ledger.bkpf.values())
+
+
+def test_check_names_what_is_missing(emu):
+    bad = {r.name: r.detail for r in connect(emu, clearing_function="Z_FB05_WRAPPER").check() if not r.ok}
+    assert list(bad) == ["SAP clearing wrapper Z_FB05_WRAPPER (test run)"]
+    assert "no remote-enabled function Z_FB05_WRAPPER" in bad["SAP clearing wrapper Z_FB05_WRAPPER (test run)"]
+    erp = connect(emu, gl_accounts={"bank": "11100505", "discount": "99999999"})
+    bad = {r.name: r.detail for r in erp.check() if not r.ok}
+    assert bad == {"SAP clearing wrapper Z_CONCILIADOR_CLEARING (test run)":
+                   "G/L account 0099999999 is not defined in company code 1000 (F5 151)"}
+    emu.users["CONCILIADOR"].tables = {"KNB1", "KNA1"}
+    bad = {r.name: r.detail for r in connect(emu).check() if not r.ok}
+    assert list(bad) == ["SAP document lookup by reference (RFC_READ_TABLE BKPF)"]
+    assert "S_TABU_DIS" in bad["SAP document lookup by reference (RFC_READ_TABLE BKPF)"]
+
+
+def test_reversal_reopens_what_the_payment_cleared(emu, erp):
+    a = invoice(emu, "1000000.00", "FE-18")
+    paid = erp.post(posting("K18", "400000.00", Application(document=doc(a), amount=Decimal("400000.00"),
+                                                             currency="COP")))
+    reversal = posting("K18R", "400000.00", Application(document=doc(a), amount=Decimal("400000.00"),
+                                                        currency="COP"))
+    reversal = reversal.model_copy(update={"kind": PostingKind.REVERSAL, "reverses": paid.document})
+    result = erp.reverse(reversal)
+    [item] = [i for i in erp.open_items() if i.document == doc(a)]
+    assert item.open_amount == Decimal("1000000.00") and emu.open_item("1000", a.BELNR, a.GJAHR) is not None
+    assert erp.find_posting("K18R").document == result.document
+    assert "reversed by" in erp.find_posting("K18").detail
+    with pytest.raises(PermanentError, match="already reversed"):
+        erp.reverse(reversal.model_copy(update={"key": "K18S"}))
+
+
+# -- TLS -----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("pki")
+
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+        "-subj", "/CN=Conciliador Test CA")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "sap.key", "-out", "sap.csr", "-subj", "/CN=127.0.0.1")
+    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "sap.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "sap.pem",
+        "-days", "2", "-extfile", "san.ext")
+    return {"ca": folder / "ca.pem", "cert": folder / "sap.pem", "key": folder / "sap.key"}
+
+
+def test_https_with_the_ca_bundle(certificates):
+    with SapEmulator(tls=(str(certificates["cert"]), str(certificates["key"]))) as emu:
+        emu.company_code("1000")
+        emu.ledger.add_customer("1000", "Inversiones Peñalosa S.A.S.", stcd1="900123456", company_codes=("1000",))
+        trusted = connect(emu, ca_bundle=str(certificates["ca"]))
+        assert [c.name for c in trusted.customers()] == ["Inversiones Peñalosa S.A.S."]
+        untrusted = connect(emu)
+        with pytest.raises(RetryableError, match="ca_bundle"):
+            list(untrusted.customers())
+
+
+def test_the_sap_example_in_config_example_is_valid(monkeypatch, tmp_path):
+    import tomllib
+
+    text = (Path(__file__).resolve().parent.parent / "config.example.toml").read_text(encoding="utf-8")
+    block = text[text.index("# [companies.andina]"):]
+    data = tomllib.loads("\n".join(line[2:] if line.startswith("# ") else "" for line in block.splitlines()))
+    monkeypatch.setenv("CONCILIADOR_SAP_PASSWORD", "from the environment")
+    (tmp_path / "sap-ca.pem").write_text("-----BEGIN CERTIFICATE-----\n", encoding="utf-8")
+    company = data["companies"]["andina"]
+    settings = SapErp.Settings.model_validate(company["erp_settings"], context={"base_dir": tmp_path})
+    assert company["erp"] == SapErp.name
+    assert settings.password.get_secret_value() == "from the environment"
+    assert settings.gl_accounts.bank_by_account == {"98765432100": "0011100510"}
+    assert settings.ca_bundle == tmp_path / "sap-ca.pem"
