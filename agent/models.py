@@ -149,6 +149,8 @@ class OpenItem(_Model):
     document: str = Field(description="ERP document number (what a posting clears).")
     customer_id: str
     reference: str = Field(default="", description="Invoice number as the customer sees it, e.g. FE-1001.")
+    assignment: str = Field(default="", description="A second number payers may quote (SAP's assignment "
+                            "ZUONR / ALLOC_NMBR: an order or contract number); matched like the reference.")
     currency: Currency
     open_amount: Money
     original_amount: Money

@@ -67,11 +67,12 @@ class ItemIndex:
                 oi.discount_rate, oi.discount_until, open_units,
             )
             self.count += 1
-            keys = {reference_key(oi.reference), reference_key(oi.document)}
+            numbers = (oi.reference, oi.document, oi.assignment) if oi.assignment else (oi.reference, oi.document)
+            keys = {reference_key(n) for n in numbers}
             for key in keys:
                 if len(key) >= min_reference_length:
                     _add(self.by_key, key, item)
-            for core in {numeric_core(oi.reference), numeric_core(oi.document)} - keys:
+            for core in {numeric_core(n) for n in numbers} - keys:
                 if len(core) >= min_numeric:
                     _add(self.by_core, core, item)
             if open_units > 0:  # credit notes are found by reference only, never as a payment's target

@@ -70,6 +70,13 @@ def test_reference_in_any_spelling_and_exact_amount_apply(remittance, bank_refer
     assert found.field == field and found.detail["document"] == "1800001001"
 
 
+def test_assignment_is_a_second_number_the_payer_may_quote():
+    # SAP's assignment (ZUONR) often holds the customer's purchase order: "PAGO OC 4500123" pays it.
+    ordered = item("1800001077", "FE-1077", "1500000", assignment="4500123")
+    d = engine(ordered).decide(line("1785000", "PAGO OC 4500123"))
+    assert d.kind is DecisionKind.APPLY and applied(d) == {"1800001077": (D(1785000), D(0))}
+
+
 def test_normalise_reference_drops_separators():
     assert {normalise_reference(t) for t in ("FE-1001", "FE 1001", "fe1001", "Fe.1001", "FE/1001")} == {"FE1001"}
 

@@ -64,6 +64,8 @@ def test_items_from_the_bapi(emu):
     numeric = ledger.post_invoice("1000", "1000", Decimal("50000.00"), "COP", xblnr="000012345", bldat=BASE,
                                   belnr="90001")
     assigned = ledger.post_invoice("1000", "1000", Decimal("70000.00"), "COP", xblnr="", zuonr="PEDIDO-77", bldat=BASE)
+    ordered = ledger.post_invoice("1000", "1000", Decimal("60000.00"), "COP", xblnr="FE-1002", zuonr="4500123",
+                                  bldat=BASE)
     credit = ledger.post_invoice("1000", "1000", Decimal("-30000.00"), "COP", xblnr="NC-55", bldat=BASE, blart="DG")
     dollars = ledger.post_invoice("1000", "C-EXPORT", Decimal("12500.10"), "USD", xblnr="EXP-7", bldat=BASE)
     down = ledger.post_invoice("1000", "1000", Decimal("99.00"), "COP", xblnr="ANT-1", bldat=BASE)
@@ -74,7 +76,7 @@ def test_items_from_the_bapi(emu):
     items = read(emu)
 
     doc = lambda i: f"{i.BELNR}/{i.GJAHR}/{i.BUZEI}"  # noqa: E731
-    assert set(items) == {doc(i) for i in (plain, numeric, assigned, credit, dollars)}
+    assert set(items) == {doc(i) for i in (plain, numeric, assigned, ordered, credit, dollars)}
     first = items[doc(plain)]
     assert (first.customer_id, first.reference, first.currency, first.open_amount, first.original_amount) == \
         ("1000", "FE-1001", "COP", Decimal("1190000.00"), Decimal("1190000.00"))
@@ -82,7 +84,8 @@ def test_items_from_the_bapi(emu):
     assert (first.discount_rate, first.discount_until) == (Decimal("0.02"), dt.date(2026, 10, 11))
     assert (first.tax_base, first.vat) == (Decimal("1000000.00"), Decimal("190000.00"))
     assert items["0000090001/2026/001"].reference == "12345"  # padded in SAP, as people write it
-    assert items[doc(assigned)].reference == "PEDIDO-77"  # no XBLNR: the assignment stands in
+    assert (items[doc(assigned)].reference, items[doc(assigned)].assignment) == ("PEDIDO-77", "")  # stands in for XBLNR
+    assert (items[doc(ordered)].reference, items[doc(ordered)].assignment) == ("FE-1002", "4500123")  # both matched
     assert (items[doc(credit)].open_amount, items[doc(credit)].due_date) == (Decimal("-30000.00"), BASE)
     assert (items[doc(dollars)].customer_id, items[doc(dollars)].currency, items[doc(dollars)].open_amount) == \
         ("C-EXPORT", "USD", Decimal("12500.10"))

@@ -4,7 +4,7 @@ It behaves like a small ERP so the whole flow runs without one:
 
 - ``customers.csv``: ``customer_id,name,tax_id``
 - ``open_items.csv``: ``document,customer_id,reference,currency,original_amount,open_amount``
-  and optionally ``document_date,due_date,tax_base,vat,cufe`` (dates ``YYYY-MM-DD``, amounts plain
+  and optionally ``document_date,due_date,tax_base,vat,cufe,assignment`` (dates ``YYYY-MM-DD``, amounts plain
   decimals with ``.``)
 - ``postings.csv`` (written by the agent): one row per applied item of each payment document
   (cash in ``applied_amount``; ``withheld``, ``discount`` and ``write_off`` clear the rest of the
@@ -56,7 +56,7 @@ except ImportError:  # Windows: one agent per folder is the rule there
 
 CUSTOMER_COLUMNS = ("customer_id", "name", "tax_id")
 ITEM_COLUMNS = ("document", "customer_id", "reference", "currency", "original_amount", "open_amount")
-ITEM_OPTIONAL = ("document_date", "due_date", "tax_base", "vat", "cufe")
+ITEM_OPTIONAL = ("document_date", "due_date", "tax_base", "vat", "cufe", "assignment")
 POSTING_COLUMNS = ("key", "document", "posted_at", "kind", "customer_id", "currency", "amount",
                    "value_date", "bank_account", "bank_reference", "applied_document", "applied_amount",
                    "withheld", "discount", "write_off")

@@ -181,6 +181,9 @@ def to_sap_item(row: Mapping[str, Any], decimals: Mapping[str, int]) -> SapItem:
         document=item_id(*root),
         customer_id=alpha_out(row["CUSTOMER"] or ""),
         reference=ref,
+        # Payers also quote the assignment (an order or contract number); a residual's assignment is
+        # already its reference.
+        assignment=reference(assignment) if not residual and reference(assignment) != ref else "",
         currency=currency,
         open_amount=signed,
         original_amount=signed,
