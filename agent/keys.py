@@ -29,3 +29,14 @@ def posting_key(line_identity: str, purpose: str = _DEFAULT_PURPOSE) -> str:
     material = line_identity if purpose == _DEFAULT_PURPOSE else f"{line_identity}\x1f{purpose}"
     digest = hashlib.sha256(material.encode()).digest()
     return base64.b32encode(digest).decode()[:KEY_LENGTH]
+
+
+def reapplication_key(line_identity: str, earlier_postings: int) -> str:
+    """The key of a line's posting after ``earlier_postings`` others (finance re-applies a line
+    after reversing it); the first posting keeps the plain key, so the agent's own is unchanged."""
+    return posting_key(line_identity if earlier_postings == 0 else f"{line_identity}#{earlier_postings}")
+
+
+def reversal_key(original_key: str) -> str:
+    """The key of the reversal of the posting ``original_key``: one reversal per posting."""
+    return posting_key(f"{original_key}:reversal")

@@ -40,7 +40,7 @@ import structlog
 from . import fsutil
 from .errors import ConnectorError
 from .exception_items import STATUS
-from .keys import posting_key
+from .keys import reapplication_key, reversal_key
 from .learning import learn
 from .matching import Engine, normalise_reference
 from .matching.text import company_key, nit_body
@@ -75,15 +75,6 @@ log = structlog.get_logger(__name__)
 APPLYING = ("candidate_1", "candidate_2", "candidate_3", "invoices", "on_account")
 NO_POSTING = {"not_payment": "finance_not_payment", "return": "finance_return", "ignore": "finance_ignore"}
 _SPLIT = re.compile(r"[,;\n]+")
-
-
-def reapplication_key(line_identity: str, earlier_postings: int) -> str:
-    """The key of a line's posting after ``earlier_postings`` others (its first keeps the plain key)."""
-    return posting_key(line_identity if earlier_postings == 0 else f"{line_identity}#{earlier_postings}")
-
-
-def reversal_key(original_key: str) -> str:
-    return posting_key(f"{original_key}:reversal")
 
 
 @dataclass(frozen=True)
@@ -636,4 +627,4 @@ def resolution_files(runtime: Runtime) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and is_candidate(p)) if folder.is_dir() else []
 
 
-__all__ = ["Resolver", "ResolutionOutcome", "RowResult", "reapplication_key", "reversal_key", "resolution_files"]
+__all__ = ["Resolver", "ResolutionOutcome", "RowResult", "resolution_files"]

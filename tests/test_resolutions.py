@@ -19,7 +19,7 @@ from conftest import ACCOUNT, Workspace, cli, make_workspace
 
 from conciliador.daemon import load_agent
 from conciliador.keys import posting_key
-from conciliador.resolutions import reapplication_key, reversal_key
+from conciliador.keys import reapplication_key, reversal_key
 
 # invoices in make_workspace: FE-n = document 18000000nn, customer C{(n % 10) + 1:03d}, 100000 + 1000 n
 LINES = {
