@@ -52,3 +52,14 @@ class TestSapBulkConformance(ErpConformance):
         system = SapTestSystem(sap_emulator)
         system.settings = lambda: seed.settings(sap_emulator, open_items_read="bulk", page_size=100)  # type: ignore[method-assign]
         return system
+
+
+class TestSapFunctionCustomersConformance(ErpConformance):
+    """The same checks with customers read by the customer's Z_CONCILIADOR_CUSTOMERS
+    (``customer_read = "function"``), the way shops that forbid RFC_READ_TABLE run."""
+
+    @pytest.fixture
+    def erp_system(self, sap_emulator: SapEmulator) -> SapTestSystem:
+        system = SapTestSystem(sap_emulator)
+        system.settings = lambda: seed.settings(sap_emulator, customer_read="function", page_size=100)  # type: ignore[method-assign]
+        return system

@@ -62,6 +62,16 @@ class TestSapS4Conformance(ErpConformance):
         return S4TestSystem(emu)
 
 
+class TestSapS4BusinessPartnerConformance(ErpConformance):
+    """The same checks with customers from API_BUSINESS_PARTNER (``customer_read = "odata"``)."""
+
+    @pytest.fixture
+    def erp_system(self, emu: SapEmulator) -> S4TestSystem:
+        system = S4TestSystem(emu)
+        system.settings = lambda: s4_settings(emu, customer_read="odata")  # type: ignore[method-assign]
+        return system
+
+
 def _book(emu: SapEmulator):
     emu.company_code(seed.BUKRS)
     kunnr = emu.ledger.add_customer("1000", "Inversiones Peñalosa S.A.S.", stcd1="900123456", company_codes=("1000",))

@@ -4,11 +4,13 @@ One conciliador company is one SAP company code (``BUKRS``). Two back ends, chos
 ``backend``:
 
 - ``ecc_soap`` (ECC, and S/4HANA on premise with the same RFC functions): customers from KNB1/KNA1
-  with ``RFC_READ_TABLE``; open items with ``BAPI_AR_ACC_GETOPENITEMS`` per customer, or the whole
+  with ``RFC_READ_TABLE``, or through the customer's ``Z_CONCILIADOR_CUSTOMERS`` where that is
+  forbidden (``customer_read = "function"``); open items with ``BAPI_AR_ACC_GETOPENITEMS`` per customer, or the whole
   company code from BSID in pages (``open_items_read = "bulk"``); applied payments posted with
   clearing (FB05) through the customer's wrapper around ``POSTING_INTERFACE_CLEARING``, payments on
   account through ``BAPI_ACC_DOCUMENT_POST`` in the customer's committing wrapper.
-- ``s4_odata``: open items from ``API_OPLACCTGDOCITEMCUBE_SRV``; an applied payment in two steps,
+- ``s4_odata``: open items from ``API_OPLACCTGDOCITEMCUBE_SRV``, customers from
+  ``API_BUSINESS_PARTNER`` with ``customer_read = "odata"``; an applied payment in two steps,
   "Journal Entry - Post" then ``JournalEntryBulkClearingRequest_In``, each recorded by the agent so a
   crash between them resumes at the clearing.
 

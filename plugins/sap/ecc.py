@@ -33,6 +33,7 @@ import structlog
 
 from conciliador import CheckResult, Customer, OpenItem, PermanentError, Posting, PostingResult, RetryableError
 
+from .customers import reader as customer_reader
 from .errors import message_text, raise_for_return, errors_in
 from .normalise import (
     BSID_FIELDS,
@@ -62,6 +63,7 @@ class EccBackend:
         self.company = company
         self.rfc = RfcClient(settings)
         self.lines = PaymentLines(settings, company)
+        self.customer_reader = customer_reader(self)
 
     def close(self) -> None:
         self.rfc.close()
@@ -91,22 +93,12 @@ class EccBackend:
             skip += page
 
     def customer_numbers(self) -> list[str]:
-        seen: dict[str, None] = {}
-        for row in self.read_table("KNB1", ["KUNNR"], f"BUKRS = '{self.settings.company_code}'",
-                                   action="list the customers of the company code"):
-            seen[row["KUNNR"].strip()] = None
-        return list(seen)
+        return self.customer_reader.numbers()
 
     def customers(self) -> Iterator[Customer]:
-        ours = set(self.customer_numbers())
-        tax = self.settings.tax_id_field
-        done: set[str] = set()
-        for row in self.read_table("KNA1", ["KUNNR", "NAME1", tax], "", action="read customer names and tax ids"):
-            kunnr = row["KUNNR"].strip()
-            if kunnr in ours and kunnr not in done:
-                done.add(kunnr)
-                yield Customer(id=alpha_out(kunnr), name=row["NAME1"].strip() or kunnr, tax_id=row[tax].strip(),
-                               company=self.company)
+        for record in self.customer_reader.records():
+            yield Customer(id=alpha_out(record.kunnr), name=record.name or alpha_out(record.kunnr),
+                           tax_id=record.tax_id, company=self.company)
 
     def open_rows(self, kunnr: str, *, action: str) -> list[Any]:
         """The customer's lines open now, as BAPI_AR_ACC_GETOPENITEMS returns them."""
@@ -378,14 +370,11 @@ class EccBackend:
                       lambda _: "WSDL of RFC_READ_TABLE loaded from /sap/bc/soap/wsdl11")
         if logon is None:
             return results  # every other call would fail the same way
-        customers = probe(f"SAP customers of company code {s.company_code} (RFC_READ_TABLE KNB1)",
-                          self.customer_numbers, lambda c: f"{len(c)} customers")
-        probe(f"SAP customer names and tax ids (RFC_READ_TABLE KNA1-{s.tax_id_field})",
-              lambda: list(self.read_table("KNA1", ["KUNNR", "NAME1", s.tax_id_field], "KUNNR = '0000000000'",
-                                           action="check KNA1")), lambda _: "readable")
-        if customers:
-            probe(f"SAP open items ({GET_OPEN})", lambda: self.customer_items(customers[0], action="check"),
-                  lambda items: f"customer {alpha_out(customers[0])}: {len(items)} open items")
+        readable = all([probe(name, call, detail) is not None for name, call, detail in self.customer_reader.probes()])
+        first = next(iter(self.customer_reader.records()), None) if readable else None
+        if first is not None:
+            probe(f"SAP open items ({GET_OPEN})", lambda: self.customer_items(first.kunnr, action="check"),
+                  lambda items: f"customer {alpha_out(first.kunnr)}: {len(items)} open items")
         if s.open_items_read == "bulk":
             probe("SAP open items of the company code (RFC_READ_TABLE BSID)",
                   lambda: list(self.read_table("BSID", ["BELNR"], f"BUKRS = '{s.company_code}' AND BELNR = '0'",

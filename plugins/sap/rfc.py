@@ -32,6 +32,11 @@ from .settings import SapSettings
 log = structlog.get_logger(__name__)
 
 
+class FunctionMissing(RetryableError):
+    """SAP has no remote-enabled function of that name. Retryable for postings (they wait until the
+    SAP team creates it); a read that cannot do without it says so as a PermanentError."""
+
+
 class SapSession(requests.Session):
     """A session whose configured CA bundle wins over ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``:
     requests lets those variables replace the session's ``verify`` whenever a call (as zeep's do)
@@ -118,8 +123,8 @@ class RfcClient:
             status = response.status_code if response is not None else 0
             error = self.http_error(status, response.content if response is not None else b"", what)
             if status == 500 and "does not exist" in str(error):
-                error = RetryableError(f"SAP has no remote-enabled function {function}: {error}. The SAP team must "
-                                       "create it (docs/sap.md) or the setting naming it must be corrected")
+                error = FunctionMissing(f"SAP has no remote-enabled function {function}: {error}. The SAP team must "
+                                        "create it (docs/sap.md) or the setting naming it must be corrected")
             raise error from None
         except requests.RequestException as exc:
             raise self.transport_error(exc, what) from None

@@ -3,8 +3,9 @@ recorded by the agent's outbox so a crash between them resumes at the clearing.
 
 - Reading: ``API_OPLACCTGDOCITEMCUBE_SRV/A_OperationalAcctgDocItemCube`` filtered to the company
   code's customer items not yet cleared, page by page (``__next``). SAP notes the cube "is not
-  designed to extract large data volumes": schedule reads accordingly. Customers still come from
-  KNB1/KNA1 with ``RFC_READ_TABLE`` (S/4 keeps them in step with the business partners).
+  designed to extract large data volumes": schedule reads accordingly. Customers come from
+  ``API_BUSINESS_PARTNER`` (``customer_read = "odata"``), or from KNB1/KNA1 like ECC (S/4 keeps
+  them in step with the business partners), see :mod:`.customers`.
 - Step ``post``: "Journal Entry - Post (Synchronous)" (``JournalEntryCreateRequestConfirmation_In``):
   the bank line, one G/L line per withholding, discount or write-off, and per applied invoice a
   customer credit line that refers to the invoice (``InvoiceReference``: a partial payment in SAP's
@@ -38,6 +39,7 @@ from conciliador import CheckResult, OpenItem, PermanentError, Posting, PostingR
 
 from .ecc import EccBackend
 from .errors import LOCK_WORDING
+from .odata import entities
 from .normalise import SapItem, alpha_in, alpha_out, document_id, number, to_sap_item
 
 log = structlog.get_logger(__name__)
@@ -82,30 +84,10 @@ def as_bapi(row: Mapping[str, Any]) -> dict[str, Any]:
 class S4Backend(EccBackend):
     # == reading ======================================================================================
     def odata(self, filter_: str, *, action: str, select: Iterable[str] = CUBE_FIELDS) -> Iterator[dict[str, Any]]:
-        s = self.settings
-        url: str | None = f"{s.base_url}{s.s4.open_items_service}/A_OperationalAcctgDocItemCube"
-        params: dict[str, str] | None = {"$filter": filter_, "$select": ",".join(select), "$format": "json",
-                                         "$orderby": "CompanyCode,FiscalYear,AccountingDocument,AccountingDocumentItem"}
-        while url:
-            self.rfc.guard_logon()
-            try:
-                response = self.rfc.session.get(url, params=params, timeout=s.timeout_seconds,
-                                                headers={"Accept": "application/json"})
-            except requests.RequestException as exc:
-                raise self.rfc.transport_error(exc, f"OData {action}") from None
-            if response.status_code != 200:
-                error = _odata_error(response)
-                if response.status_code == 400:
-                    raise PermanentError(f"SAP refused the OData request to {action}: {error}", erp_message=error)
-                raise self.rfc.http_error(response.status_code, error, f"OData {action}")
-            try:
-                data = response.json()["d"]
-            except (ValueError, KeyError):
-                raise RetryableError(f"SAP's OData answer to {action} is not OData V2 JSON") from None
-            yield from data.get("results", [])
-            url, params = data.get("__next"), None
-            if url and not url.startswith(s.base_url):
-                url = s.base_url + url[url.index("/sap/"):]  # SAP names its own host; ask ours
+        params = {"$filter": filter_, "$select": ",".join(select),
+                  "$orderby": "CompanyCode,FiscalYear,AccountingDocument,AccountingDocumentItem"}
+        return entities(self.rfc, f"{self.settings.s4.open_items_service}/A_OperationalAcctgDocItemCube", params,
+                        action=action)
 
     def s4_rows(self, filter_: str, *, action: str) -> list[dict[str, Any]]:
         return [as_bapi(r) for r in self.odata(filter_, action=action)]
@@ -384,8 +366,8 @@ class S4Backend(EccBackend):
                       lambda _: "readable")
         if first is None and results and not results[-1].ok:
             return results
-        probe(f"SAP customers of company code {s.company_code} (RFC_READ_TABLE KNB1)", self.customer_numbers,
-              lambda c: f"{len(c)} customers")
+        for name, call, detail in self.customer_reader.probes():
+            probe(name, call, detail)
         probe("SAP Journal Entry - Post (JournalEntryCreateRequestConfirmation_In)",
               lambda: self._soap(s.s4.journal_entry_post_path), lambda _: "WSDL loaded")
         probe("SAP Journal Entry - Clearing (JournalEntryBulkClearingRequest_In)",
@@ -420,11 +402,4 @@ def _apar(row: Mapping[str, Any], company_code: str) -> dict[str, Any]:
 
 def _rest(item: SapItem) -> tuple:
     return (item.belnr, item.gjahr, item.buzei, item.root, item.assignment, item.baseline, item.net_days, item.xblnr)
-
-
-def _odata_error(response: requests.Response) -> str:
-    try:
-        return response.json()["error"]["message"]["value"]
-    except (ValueError, KeyError, TypeError):
-        return " ".join(re.sub(r"<[^>]*>", " ", response.text).split())[:300]
 

@@ -64,6 +64,12 @@ class S4Settings(ConnectorSettings):
     journal_entry_clearing_path: str = "/sap/bc/srt/scs_ext/sap/journalentrybulkclearingreques"
     clearing_wait_seconds: float = Field(20.0, ge=0, le=600,
                                          description="How long to wait for the asynchronous clearing to show.")
+    business_partner_service: str = Field("/sap/opu/odata/sap/API_BUSINESS_PARTNER",
+                                          description="Customers with customer_read = \"odata\".")
+    # SAP names tax number categories by country and the KNA1 field they replicate to: CO1 is the
+    # NIT in Tax Number 1 (STCD1) (IMG BUPA_TAXNUMTYPE; SAP Help, Colombia: "Tax Number").
+    tax_number_type: str = Field("CO1", pattern=r"^[0-9A-Z]{1,4}$",
+                                 description="BPTaxType of the NIT in A_BusinessPartnerTaxNumber.")
 
 
 class SapSettings(ConnectorSettings):
@@ -85,7 +91,8 @@ class SapSettings(ConnectorSettings):
     clearing_function: str = Field("Z_CONCILIADOR_CLEARING", validate_default=True)
     document_post_function: str = Field("Z_CONCILIADOR_ACC_DOC_POST", validate_default=True)
     reverse_function: str = Field("Z_CONCILIADOR_RESET_REVERSE", validate_default=True)
-    customer_read: Literal["rfc_read_table"] = "rfc_read_table"
+    customer_read: Literal["rfc_read_table", "function", "odata"] = "rfc_read_table"
+    customer_function: str = Field("Z_CONCILIADOR_CUSTOMERS", validate_default=True)
     tax_id_field: Literal["STCD1", "STCD2"] = "STCD1"
     open_items_read: Literal["per_customer", "bulk"] = "per_customer"
     page_size: int = Field(5000, ge=100, le=100_000)
@@ -106,7 +113,7 @@ class SapSettings(ConnectorSettings):
     def _upper(cls, value: str) -> str:
         return value.strip().upper()
 
-    @field_validator("clearing_function", "document_post_function", "reverse_function")
+    @field_validator("clearing_function", "document_post_function", "reverse_function", "customer_function")
     @classmethod
     def _function(cls, value: str, info: ValidationInfo) -> str:
         value = value.strip().upper()
@@ -133,4 +140,7 @@ class SapSettings(ConnectorSettings):
     def _tls(self) -> "SapSettings":
         if self.ca_bundle is not None and not self.verify_tls:
             raise ValueError("ca_bundle is set but verify_tls is false: remove one of them")
+        if self.customer_read == "odata" and self.backend != "s4_odata":
+            raise ValueError('customer_read = "odata" reads API_BUSINESS_PARTNER, which only S/4HANA has: set '
+                             'backend = "s4_odata", or customer_read = "function" or "rfc_read_table" for ECC')
         return self

@@ -5,10 +5,11 @@
 - ``GET  /sap/bc/soap/wsdl11?services=F1,F2&sap-client=100``: WSDL in SAP's RFC style;
 - ``POST /sap/bc/soap/rfc?sap-client=100``: SOAP 1.1 calls of ``BAPI_AR_ACC_GETOPENITEMS``,
   ``BAPI_AR_ACC_GETBALANCEDITEMS``, ``RFC_READ_TABLE`` (KNA1, KNB1, BKPF, BSID, BSAD),
-  ``BAPI_ACC_DOCUMENT_POST``, ``BAPI_TRANSACTION_COMMIT`` and the customer's wrappers (clearing
-  around ``POSTING_INTERFACE_CLEARING``, document post with commit, reset-and-reverse), under
-  configurable names;
-- the S/4HANA surface (OData ``API_OPLACCTGDOCITEMCUBE_SRV``, SOAP Journal Entry post and clearing),
+  ``BAPI_ACC_DOCUMENT_POST``, ``BAPI_TRANSACTION_COMMIT`` and the customer's functions (clearing
+  around ``POSTING_INTERFACE_CLEARING``, document post with commit, reset-and-reverse, the
+  customer read ``Z_CONCILIADOR_CUSTOMERS``), under configurable names;
+- the S/4HANA surface (OData ``API_OPLACCTGDOCITEMCUBE_SRV`` and ``API_BUSINESS_PARTNER``, SOAP
+  Journal Entry post and clearing),
   see :mod:`.s4`.
 
 Test code drives it through :attr:`ledger` (seed data, close periods, inspect BSID/BSAD) and
@@ -30,6 +31,7 @@ __all__ = ["SapEmulator", "Item", "Ledger", "SapMessage", "alpha", "User"]
 CLEARING_WRAPPER = "Z_CONCILIADOR_CLEARING"
 DOCUMENT_POST_WRAPPER = "Z_CONCILIADOR_ACC_DOC_POST"
 REVERSE_WRAPPER = "Z_CONCILIADOR_RESET_REVERSE"
+CUSTOMERS_FUNCTION = "Z_CONCILIADOR_CUSTOMERS"
 USER, PASSWORD = "CONCILIADOR", "Clave.Segura-2026"
 BANK_GL = "0011100505"  # PUC 111005 bancos, cuenta corriente
 GL_ACCOUNTS = {
@@ -62,6 +64,7 @@ class SapEmulator:
         self.add_clearing_wrapper(CLEARING_WRAPPER)
         self.add_document_post_wrapper(DOCUMENT_POST_WRAPPER)
         self.register(ddic.reverse_wrapper(REVERSE_WRAPPER), f.reverse)
+        self.add_customers_function(CUSTOMERS_FUNCTION)
         from .s4 import S4Surface  # the S/4HANA OData and SOAP services share the ledger
 
         self.s4 = S4Surface(self)
@@ -77,6 +80,9 @@ class SapEmulator:
     def add_document_post_wrapper(self, name: str) -> None:
         self.register(ddic.document_post(name, testrun=True),
                       lambda p, c: self.functions.document_post(p, c, commit_inside=True))
+
+    def add_customers_function(self, name: str) -> None:
+        self.register(ddic.customers_function(name), self.functions.customers)
 
     def company_code(self, bukrs: str = "1000", *, currency: str = "COP", open_from: dt.date = dt.date(2020, 1, 1)):
         return self.ledger.add_company(bukrs, currency=currency, open_from=open_from, gl_accounts=set(GL_ACCOUNTS))

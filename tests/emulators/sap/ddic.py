@@ -106,6 +106,11 @@ STRUCTURES: dict[str, tuple[Field, ...]] = {
         C("MESSAGE_V1", 50), C("MESSAGE_V2", 50), C("MESSAGE_V3", 50), C("MESSAGE_V4", 50),
         C("PARAMETER", 32), I("ROW"), C("FIELD", 30), C("SYSTEM", 10),
     ),
+    # The customer's own structure for Z_CONCILIADOR_CUSTOMERS (docs/sap.md): KNA1/KNB1 fields.
+    "ZCONCILIADOR_S_CUSTOMER": (
+        C("KUNNR", 10), C("NAME1", 35), C("NAME2", 35), C("STCD1", 16), C("STCD2", 11), C("STCEG", 20),
+        C("LOEVM", 1), C("SPERR", 1),
+    ),
     "RFC_DB_OPT": (C("TEXT", 72),),
     "RFC_DB_FLD": (C("FIELDNAME", 30), N("OFFSET", 6), N("LENGTH", 6), C("TYPE", 1), C("FIELDTEXT", 60)),
     "TAB512": (C("WA", 512),),
@@ -259,6 +264,18 @@ TABLES["BSAD"] = _OPEN_ITEM_FIELDS
 
 # Where SAP's authorisation groups put these tables (S_TABU_DIS / DICBERCLS).
 TABLE_AUTH_GROUPS = {"KNA1": "&NC&", "KNB1": "&NC&", "BKPF": "FA", "BSID": "FA", "BSAD": "FA"}
+
+
+def customers_function(name: str) -> Function:
+    """The customer's remote-enabled read of the company code's customers (KNB1 joined with KNA1),
+    for shops that forbid RFC_READ_TABLE. Its interface is specified in docs/sap.md."""
+    return Function(
+        name,
+        imports=(simple("COMPANYCODE", C("", 4)), simple("FROM_CUSTOMER", C("", 10), True),
+                 simple("MAX_ROWS", I(""), True)),
+        tables=(struct("CUSTOMERS", "ZCONCILIADOR_S_CUSTOMER", True), struct("RETURN", "BAPIRET2", True)),
+        text="Customers of a company code: number, name, tax numbers, flags",
+    )
 
 
 def reverse_wrapper(name: str) -> Function:

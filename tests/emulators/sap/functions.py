@@ -117,6 +117,26 @@ class Functions:
         if (kunnr, bukrs) not in self.ledger.knb1:
             raise SapMessage("F5", "150", kunnr, bukrs)
 
+    def customers(self, params: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        """Z_CONCILIADOR_CUSTOMERS: KNB1 of the company code joined with KNA1, in KUNNR order,
+        those after FROM_CUSTOMER, at most MAX_ROWS; F_KNA1_BUK checked per company code."""
+        bukrs = params.get("COMPANYCODE") or ""
+        after = alpha(params.get("FROM_CUSTOMER") or "") if params.get("FROM_CUSTOMER") else ""
+        limit = int(params.get("MAX_ROWS") or 0)
+        if bukrs not in self.ledger.companies:
+            return {"CUSTOMERS": [], "RETURN": [bapiret2(SapMessage("F5", "156", bukrs))]}
+        if "*" not in ctx.company_codes and bukrs not in ctx.company_codes:
+            return {"CUSTOMERS": [], "RETURN": [bapiret2(SapMessage("F2", "501", bukrs))]}
+        rows = []
+        with self.ledger.lock:
+            for kunnr in sorted(k for k, b in self.ledger.knb1 if b == bukrs and k > after):
+                c = self.ledger.kna1[kunnr]
+                rows.append({"KUNNR": kunnr, "NAME1": c.NAME1, "NAME2": c.NAME2, "STCD1": c.STCD1, "STCD2": c.STCD2,
+                             "STCEG": "", "LOEVM": c.LOEVM, "SPERR": c.SPERR})
+                if limit and len(rows) >= limit:
+                    break
+        return {"CUSTOMERS": rows, "RETURN": []}
+
     # -- RFC_READ_TABLE ------------------------------------------------------------------------------
     def read_table(self, params: dict[str, Any], ctx: Context) -> dict[str, Any]:
         table = (params.get("QUERY_TABLE") or "").upper()

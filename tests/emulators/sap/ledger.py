@@ -69,6 +69,7 @@ class SapMessage(Exception):
         ("RW", "022"): "FI/CO interface: line item entered twice",
         ("F2", "718"): "No customers were found for the selection criteria",
         ("F2", "543"): "No authorization to display general data for customer accounts",
+        ("F2", "501"): "No authorization to display debtor data in company code {1}",
     }
 
     def __init__(self, msgid: str, number: str, *values: object, msgtype: str = "E") -> None:
@@ -206,9 +207,9 @@ class Ledger:
         return self.companies[bukrs]
 
     def add_customer(self, kunnr: str, name: str, *, stcd1: str = "", stcd2: str = "",
-                     company_codes: tuple[str, ...] = ()) -> str:
+                     company_codes: tuple[str, ...] = (), name2: str = "", loevm: str = "", sperr: str = "") -> str:
         kunnr = alpha(kunnr)
-        self.kna1[kunnr] = Customer(kunnr, name, stcd1, stcd2)
+        self.kna1[kunnr] = Customer(kunnr, name, stcd1, stcd2, NAME2=name2, LOEVM=loevm, SPERR=sperr)
         for bukrs in company_codes:
             self.knb1.add((kunnr, bukrs))
         return kunnr

@@ -5,6 +5,10 @@
   ``$top``/``$skip``, ``$orderby`` by key, server-driven paging with ``__next`` at 5,000 rows, JSON
   in the V2 format with ``/Date(ms)/`` dates and decimals as strings). Property names as in the
   service's metadata (a public client proxy generated from it lists them).
+- OData V2 ``/sap/opu/odata/sap/API_BUSINESS_PARTNER``: ``A_Customer``, ``A_CustomerCompany``,
+  ``A_BusinessPartner`` and ``A_BusinessPartnerTaxNumber`` over KNA1/KNB1, with the same query
+  options and paging; business partners numbered apart from customers (property names and keys
+  as in SAP's Cloud SDK client generated from the service's metadata).
 - SOAP "Journal Entry - Post (Synchronous)" (``JournalEntryCreateRequestConfirmation_In``) at
   ``/sap/bc/srt/scs_ext/sap/journalentrycreaterequestconfi``: posts and answers with the document
   or a log of errors (severity 3).
@@ -44,6 +48,9 @@ WSDL_DIR = Path(__file__).parent / "wsdl"
 PAGE = 5000
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
 KEYS = ("CompanyCode", "FiscalYear", "AccountingDocument", "AccountingDocumentItem")
+BP_SERVICE = "/sap/opu/odata/sap/API_BUSINESS_PARTNER"
+BP_KEYS = {"A_Customer": ("Customer",), "A_CustomerCompany": ("Customer", "CompanyCode"),
+           "A_BusinessPartner": ("BusinessPartner",), "A_BusinessPartnerTaxNumber": ("BusinessPartner", "BPTaxType")}
 
 
 def _odate(value: dt.date | None) -> str | None:
@@ -152,10 +159,14 @@ class S4Surface:
         self.processed: set[str] = set()
         self.queued: set[str] = set()
         self.clearing_delay = 0.05
+        self.page_size = PAGE  # server-driven paging: rows per answer before __next
+        self.partners: dict[str, str] = {}
         self.requests: list[str] = []
         self._queue: queue.Queue = queue.Queue()
         threading.Thread(target=self._clearing_worker, name="s4-clearing", daemon=True).start()
         emulator.get_routes[CUBE] = self.read_cube
+        for entity in BP_KEYS:
+            emulator.get_routes[f"{BP_SERVICE}/{entity}"] = self.read_business_partner(entity)
         emulator.get_routes[POST_PATH] = self.wsdl("JournalEntryCreateRequestConfirmation_In.wsdl", POST_PATH)
         emulator.get_routes[CLEAR_PATH] = self.wsdl("JournalEntryBulkClearingRequest_In.wsdl", CLEAR_PATH)
         emulator.post_routes[POST_PATH] = self.post_journal_entry
@@ -185,19 +196,26 @@ class S4Surface:
             time.sleep(injection.seconds)
         with self.ledger.lock:
             rows = [cube_row(i, i.key in self.ledger.bsad) for i in self._candidates(first("$filter"))]
-        rows.sort(key=lambda r: tuple(r[k] for k in KEYS))
+        self._page(handler, query, rows, CUBE, "API_OPLACCTGDOCITEMCUBE_SRV.A_OperationalAcctgDocItemCubeType", KEYS,
+                   predicate)
+
+    def _page(self, handler, query, rows: list[dict[str, Any]], path: str, entity_type: str,
+              keys: tuple[str, ...], predicate) -> None:
+        """One page of ``rows`` as SAP Gateway answers it: sorted by key, filtered, ``$skip``/
+        ``$top``/``$skiptoken``, ``$select``, and ``__next`` when the page (``page_size``) is cut."""
+        first = lambda name, default="": (query.get(name) or [default])[0]  # noqa: E731
+        rows.sort(key=lambda r: tuple(r[k] for k in keys))
         rows = [r for r in rows if predicate(r)]
         skip = int(first("$skip", "0") or 0) + int(first("$skiptoken", "0") or 0)
         top = first("$top")
-        limit = min(int(top), PAGE) if top else PAGE
+        limit = min(int(top), self.page_size) if top else self.page_size
         page = rows[skip: skip + limit]
         select = [s for s in first("$select").split(",") if s]
+        url = handler.server.emulator.url
         results = []
         for r in page:
-            key = ",".join(f"{k}='{r[k]}'" for k in KEYS)
-            out = {"__metadata": {"id": f"{handler.server.emulator.url}{CUBE}({key})",
-                                  "uri": f"{handler.server.emulator.url}{CUBE}({key})",
-                                  "type": "API_OPLACCTGDOCITEMCUBE_SRV.A_OperationalAcctgDocItemCubeType"}}
+            key = ",".join(f"{k}='{r[k]}'" for k in keys)
+            out = {"__metadata": {"id": f"{url}{path}({key})", "uri": f"{url}{path}({key})", "type": entity_type}}
             out.update({k: v for k, v in r.items() if not select or k in select})
             results.append(out)
         d: dict[str, Any] = {"results": results}
@@ -207,8 +225,62 @@ class S4Surface:
             params["$skiptoken"] = str(skip + len(page))
             if top:
                 params["$top"] = str(int(top) - len(page))
-            d["__next"] = f"{handler.server.emulator.url}{CUBE}?{urlencode(params)}"
+            d["__next"] = f"{url}{path}?{urlencode(params)}"
         handler._send(200, json.dumps({"d": d}).encode(), "application/json; charset=utf-8")
+
+    # -- OData API_BUSINESS_PARTNER ------------------------------------------------------------------
+    def partner(self, kunnr: str) -> str:
+        """The business partner of a customer: numbered apart from customers, as a system converted
+        to S/4HANA without harmonised number ranges has them, so a reader must join them."""
+        if kunnr not in self.partners:
+            self.partners[kunnr] = f"{17100000 + len(self.partners):010d}"
+        return self.partners[kunnr]
+
+    def _bp_rows(self, entity: str) -> list[dict[str, Any]]:
+        ledger = self.ledger
+        with ledger.lock:
+            customers = sorted(ledger.kna1.items())
+            if entity == "A_Customer":
+                return [{"Customer": k, "CustomerName": " ".join(p for p in (c.NAME1, c.NAME2) if p),
+                         "CustomerFullName": " ".join(p for p in (c.NAME1, c.NAME2) if p),
+                         "DeletionIndicator": c.LOEVM == "X", "PostingIsBlocked": c.SPERR == "X",
+                         "TaxNumber1": c.STCD1, "TaxNumber2": c.STCD2} for k, c in customers]
+            if entity == "A_CustomerCompany":
+                return [{"Customer": k, "CompanyCode": b, "DeletionIndicator": False,
+                         "PhysicalInventoryBlockInd": False,
+                         "ReconciliationAccount": ledger.companies[b].recon_account} for k, b in sorted(ledger.knb1)]
+            if entity == "A_BusinessPartner":
+                return [{"BusinessPartner": self.partner(k), "Customer": k, "Supplier": "",
+                         "BusinessPartnerCategory": "2", "BusinessPartnerFullName": c.NAME1} for k, c in customers]
+            rows = []  # A_BusinessPartnerTaxNumber: category = country + the KNA1 field number (CO1 = STCD1)
+            for k, c in customers:
+                for n, number in ((1, c.STCD1), (2, c.STCD2)):
+                    if number:
+                        rows.append({"BusinessPartner": self.partner(k), "BPTaxType": f"{c.LAND1}{n}",
+                                     "BPTaxNumber": number, "BPTaxLongNumber": "", "AuthorizationGroup": ""})
+            return rows
+
+    def read_business_partner(self, entity: str):
+        def serve(handler, url, query, logon) -> None:
+            _, user = logon
+            if "*" not in user.functions and "API_BUSINESS_PARTNER" not in user.functions:
+                body = {"error": {"code": "/IWFND/MED/170", "message": {
+                    "lang": "en", "value": "No service found for namespace '', name 'API_BUSINESS_PARTNER', "
+                                           "version '0001' (or no authorization S_SERVICE)"}}}
+                handler._send(403, json.dumps(body).encode(), "application/json")
+                return
+            first = (query.get("$filter") or [""])[0]
+            try:
+                predicate = odata_filter(first)
+            except ValueError as exc:
+                handler._send(400, json.dumps({"error": {"code": "SY/530", "message": {"lang": "en",
+                                                                                      "value": str(exc)}}}
+                                              ).encode(), "application/json")
+                return
+            self.requests.append(entity)
+            self._page(handler, query, self._bp_rows(entity), f"{BP_SERVICE}/{entity}",
+                       f"API_BUSINESS_PARTNER.{entity}Type", BP_KEYS[entity], predicate)
+        return serve
 
     def _candidates(self, text: str) -> list[Item]:
         """The items a filter can match, found through the ledger's indexes when it names a customer,
