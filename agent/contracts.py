@@ -142,7 +142,9 @@ class ErpConnector(abc.ABC):
     def reverse(self, posting: Posting) -> PostingResult:
         """Reverse the document ``posting.reverses`` (a posting of kind ``reversal``; its other
         fields repeat the original posting), carrying ``posting.key`` in the reversal document so
-        :meth:`find_posting` finds it. The items the original cleared must be open again.
+        :meth:`find_posting` finds it. The items the original cleared must be open again. For a
+        posting made in steps, ``reverses`` is its last step's document: undo the earlier steps'
+        documents too (an ERP links them: S/4HANA's clearing names the journal entry it cleared).
 
         Default: refuse with :class:`~conciliador.errors.PermanentError`, so the request reaches
         finance, who reverse it in the ERP by hand.

@@ -102,9 +102,12 @@ class Ordinals:
 
     def _count_on_disk(self, acct: str, key: bytes) -> int:
         assert self._disk is not None
-        # one statement for lookup and increment (RETURNING needs SQLite 3.35, from 2021)
-        return self._disk.execute("INSERT INTO seen VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1 "
-                                  "RETURNING n - 1", (acct, key)).fetchone()[0]
+        # Lookup then upsert, not one INSERT ... RETURNING: RETURNING needs SQLite 3.35, and some
+        # platforms Python links against (RHEL 9: 3.34) are older. The database is private: no race.
+        row = self._disk.execute("SELECT n FROM seen WHERE account = ? AND key = ?", (acct, key)).fetchone()
+        self._disk.execute("INSERT INTO seen VALUES (?, ?, 1) ON CONFLICT (account, key) DO UPDATE SET n = n + 1",
+                           (acct, key))
+        return row[0] if row else 0
 
 
 def parse_amount(text: str, *, decimal_mark: str = ".", thousands: str = "", implied_decimals: int | None = None,

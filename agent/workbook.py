@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+import structlog
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -41,6 +42,8 @@ from . import exceptions_file, fsutil
 from .exception_items import STATUS, AppliedItem, Group, PendingItem, collect
 from .runtime import Runtime
 from .store import utcnow
+
+log = structlog.get_logger(__name__)
 
 LAYOUT_VERSION = "1"
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "\x00")
@@ -408,24 +411,36 @@ def write_exception_files(runtime: Runtime) -> list[Path]:
         groups.setdefault(key, Group(*key))
     written: list[Path] = []
     for (day, company), group in sorted(groups.items()):
-        pending = [pending_row(i, language) for i in group.pending]
-        applied = [applied_row(i, language) for i in group.applied]
-        path = workbook_path(runtime, day, company)
-        digest = fingerprint(language, pending, applied)
-        if not _unchanged(runtime, path, digest):
-            fsutil.write_atomic(path, to_bytes(build(pending, applied, language)))
-            st = path.stat()
-            with db.transaction() as conn:
-                conn.execute(
-                    "INSERT INTO exception_workbooks(path, day, company, fingerprint, pending, applied, size, mtime_ns, "
-                    "written_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET "
-                    "fingerprint = excluded.fingerprint, pending = excluded.pending, applied = excluded.applied, "
-                    "size = excluded.size, mtime_ns = excluded.mtime_ns, written_at = excluded.written_at",
-                    (str(path), day, company, digest, len(pending), len(applied), st.st_size, st.st_mtime_ns, utcnow()))
-            written.append(path)
-        twin = exceptions_file.write_twin(runtime, day, company, group.pending)
-        if twin is not None:
-            written.append(twin)
+        try:
+            written += _write_group(runtime, day, company, group, language)
+        except OSError as exc:
+            # Finance has the file open in Excel (Windows locks it), or the share is full: the other
+            # days and companies are still written, and this one is tried again next round.
+            log.error("exception_workbook_not_written", day=day, company=company, error=str(exc))
+    return written
+
+
+def _write_group(runtime: Runtime, day: str, company: str, group: Group, language: str) -> list[Path]:
+    db = runtime.db
+    written: list[Path] = []
+    pending = [pending_row(i, language) for i in group.pending]
+    applied = [applied_row(i, language) for i in group.applied]
+    path = workbook_path(runtime, day, company)
+    digest = fingerprint(language, pending, applied)
+    if not _unchanged(runtime, path, digest):
+        fsutil.write_atomic(path, to_bytes(build(pending, applied, language)))
+        st = path.stat()
+        with db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO exception_workbooks(path, day, company, fingerprint, pending, applied, size, mtime_ns, "
+                "written_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET "
+                "fingerprint = excluded.fingerprint, pending = excluded.pending, applied = excluded.applied, "
+                "size = excluded.size, mtime_ns = excluded.mtime_ns, written_at = excluded.written_at",
+                (str(path), day, company, digest, len(pending), len(applied), st.st_size, st.st_mtime_ns, utcnow()))
+        written.append(path)
+    twin = exceptions_file.write_twin(runtime, day, company, group.pending)
+    if twin is not None:
+        written.append(twin)
     return written
 
 

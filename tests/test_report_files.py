@@ -151,3 +151,18 @@ def test_daily_report_is_due_once_a_day_after_its_time(tmp_path):
     assert daily_due(settings, morning.replace(day=24, hour=7))
     off = load_config(workspace(tmp_path / "off", store=False, daily_at=""))
     assert not daily_due(off, morning.replace(hour=23))
+
+
+def test_control_characters_from_bank_files_do_not_stop_the_report(tmp_path):
+    # ESC in a payer name (seen in fixed-width files) is text XML cannot hold: dropped, not fatal.
+    settings = load_config(workspace(tmp_path / "ws"))
+    db = Database.open(settings.folders.state)
+    try:
+        with db.transaction() as conn:
+            conn.execute("UPDATE statement_lines SET data = json_set(data, '$.payer_name', ?) "
+                         "WHERE json_extract(data, '$.payer_name') LIKE '=CMD%'", ("=PAGADOR\x1bRARO",))
+    finally:
+        db.close()
+    _, xlsx_path = write_report(settings, period=PERIOD)
+    payers = [c.value for c in openpyxl.load_workbook(xlsx_path)["Pagadores"]["A"]]
+    assert "'=PAGADORRARO" in payers

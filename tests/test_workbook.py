@@ -175,6 +175,19 @@ def test_rewritten_only_when_content_changes(written):
     assert not list(path.parent.glob(".*.tmp"))
 
 
+def test_a_workbook_that_cannot_be_replaced_does_not_stop_the_agent(written):
+    # Windows refuses to replace a file open in Excel; a folder in its place fails the same way here.
+    ws, path = written
+    path.unlink()
+    path.mkdir()
+    (path / "abierto-en-excel").write_text("x")
+    invoice = ws.invoices[5]
+    (ws.inbox / "mas.csv").write_bytes(statement([(str(invoice[3]), "Cliente 6", "", f"PAGO {invoice[1]}"),
+                                                  ("88888.00", "OTRO PAGADOR", "", "SIN DATOS")]))
+    summary = run_agent(ws)
+    assert summary.posted == 1 and path.is_dir()
+
+
 def test_english_workbook(tmp_path):
     ws = make_workspace(tmp_path / "ws")
     ws.config.write_text('language = "en"\n' + ws.config.read_text())

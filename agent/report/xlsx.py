@@ -13,6 +13,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from ..exceptions_file import safe_text
+from ..workbook import clean_text
 from . import tables
 from .kpis import Report
 from .tables import Cell
@@ -40,7 +41,7 @@ def render_xlsx(report: Report, language: str) -> bytes:
 
 def _sheet(wb: Workbook, table: tables.Table, language: str) -> None:
     ws = wb.create_sheet(table.sheet)
-    ws.append([safe_text(h) for h in table.headers])
+    ws.append([safe_text(clean_text(h)) for h in table.headers])
     for cell in ws[1]:
         cell.font = Font(bold=True)
         cell.fill = HEADER_FILL
@@ -65,7 +66,8 @@ def _value(cell: Cell) -> object:
     if cell.value is None:
         return None
     if cell.kind == "text":
-        return safe_text(str(cell.value))
+        # A payer name from a bank file can hold control characters XML forbids (ESC, NUL ...).
+        return safe_text(clean_text(cell.value))
     if cell.kind == "pct":
         return Decimal(cell.value) / 100  # stored as a fraction, shown with Excel's % format
     return cell.value
