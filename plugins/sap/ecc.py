@@ -57,6 +57,17 @@ READ_TABLE = "RFC_READ_TABLE"
 ALL_OPEN = dt.date(9999, 12, 31)  # key date: everything open now, whatever its posting date
 
 
+def run_probe(results: list[CheckResult], name: str, call, detail) -> Any:
+    """One ``check()`` line: the call's value when SAP answered, None (and a failed line) when not."""
+    try:
+        value = call()
+    except (RetryableError, PermanentError) as exc:
+        results.append(CheckResult(name=name, ok=False, detail=str(exc)))
+        return None
+    results.append(CheckResult(name=name, ok=True, detail=detail(value)))
+    return value
+
+
 class EccBackend:
     def __init__(self, settings: SapSettings, company: str) -> None:
         self.settings = settings
@@ -358,13 +369,7 @@ class EccBackend:
         results: list[CheckResult] = []
 
         def probe(name: str, call, detail) -> Any:
-            try:
-                value = call()
-            except (RetryableError, PermanentError) as exc:
-                results.append(CheckResult(name=name, ok=False, detail=str(exc)))
-                return None
-            results.append(CheckResult(name=name, ok=True, detail=detail(value)))
-            return value
+            return run_probe(results, name, call, detail)
 
         logon = probe(f"SAP logon {s.base_url} client {s.client} user {s.user}", lambda: self.rfc.service(READ_TABLE),
                       lambda _: "WSDL of RFC_READ_TABLE loaded from /sap/bc/soap/wsdl11")

@@ -37,7 +37,7 @@ import zeep.exceptions
 
 from conciliador import CheckResult, OpenItem, PermanentError, Posting, PostingResult, RetryableError
 
-from .ecc import EccBackend
+from .ecc import EccBackend, run_probe
 from .errors import LOCK_WORDING
 from .odata import entities
 from .normalise import SapItem, alpha_in, alpha_out, document_id, number, to_sap_item
@@ -352,13 +352,7 @@ class S4Backend(EccBackend):
         results: list[CheckResult] = []
 
         def probe(name: str, call, detail) -> Any:
-            try:
-                value = call()
-            except (RetryableError, PermanentError) as exc:
-                results.append(CheckResult(name=name, ok=False, detail=str(exc)))
-                return None
-            results.append(CheckResult(name=name, ok=True, detail=detail(value)))
-            return value
+            return run_probe(results, name, call, detail)
 
         first = probe(f"SAP OData {s.s4.open_items_service} as {s.user} (client {s.client})",
                       lambda: next(iter(self.odata(f"CompanyCode eq '{s.company_code}' and AccountingDocument eq '0'",
