@@ -7,6 +7,11 @@ an older version is refused as stale.
 
 A line belongs to the day (local time) of its current decision, or of its file's arrival when it
 has none (an account no company claims): what finance resolves today moves to today's workbook.
+
+A posting the ERP refused keeps its line pending only while it belongs to the line's current
+decision (``outbox.decision_id``; a reversal carries the decision that reversed the line): once
+finance records another decision for the line (*ignorar* after booking it by hand, as the refusal
+tells them), the refusal is history and the line leaves *Pendientes*.
 """
 
 from __future__ import annotations
@@ -99,8 +104,9 @@ class Group:
     applied: list[AppliedItem] = field(default_factory=list)
 
 
+# The latest posting of the line's current decision ``d``.
 _LATEST_POSTING = ("LEFT JOIN outbox o ON o.rowid = (SELECT rowid FROM outbox WHERE line_id = l.id "
-                   "ORDER BY created_at DESC, rowid DESC LIMIT 1)")
+                   "AND decision_id = d.id ORDER BY created_at DESC, rowid DESC LIMIT 1)")
 
 
 def collect(runtime: Runtime, *, extra_days: tuple[str, ...] = (), now: dt.datetime | None = None
@@ -120,10 +126,11 @@ def collect(runtime: Runtime, *, extra_days: tuple[str, ...] = (), now: dt.datet
         WITH cand(line_id) AS (
             SELECT id FROM statement_lines WHERE status = 'no_company'
             UNION SELECT line_id FROM decisions WHERE superseded_by IS NULL AND kind IN ('suggest', 'unmatched')
-            UNION SELECT line_id FROM outbox WHERE state = 'failed')
+            UNION SELECT o.line_id FROM outbox o JOIN decisions d ON d.id = o.decision_id
+                  WHERE o.state = 'failed' AND d.superseded_by IS NULL)
         SELECT l.id, l.identity, l.data AS line, l.status AS line_status, l.company, f.received_at, f.format,
                d.id AS decision_id, d.kind, d.data AS decision, d.created_at, d.snapshot_id,
-               o.state AS posting_state, o.last_error, o.payload AS posting
+               o.key AS posting_key, o.state AS posting_state, o.last_error, o.payload AS posting
         FROM cand JOIN statement_lines l ON l.id = cand.line_id
         JOIN files f ON f.id = l.file_id
         LEFT JOIN decisions d ON d.line_id = l.id AND d.superseded_by IS NULL
@@ -132,14 +139,21 @@ def collect(runtime: Runtime, *, extra_days: tuple[str, ...] = (), now: dt.datet
     for r in pending:
         if not (r["line_status"] == "no_company" or r["kind"] in ("suggest", "unmatched")
                 or r["posting_state"] == "failed"):
-            continue  # an old failed posting, applied again since
+            continue  # an old failed posting, decided again since
         line = StatementLine.model_validate_json(r["line"])
         decision = Decision.model_validate_json(r["decision"]) if r["decision"] else None
         facts = _facts(r, line, r["created_at"] or r["received_at"])
         if r["posting_state"] == "failed":
             posting = Posting.model_validate_json(r["posting"])
             code = "reversal_failed" if posting.kind is PostingKind.REVERSAL else "posting_failed"
-            status, reason = "failed", render(code, {"error": r["last_error"] or ""}, language)
+            # A multi-step ERP may have recorded a step before refusing the next: applying the
+            # line again would record that cash twice, so finance is told what it left behind.
+            done = [d for (d,) in conn.execute("SELECT document FROM outbox_steps WHERE key = ? ORDER BY done_at, step",
+                                                (r["posting_key"],))]
+            error = r["last_error"] or ""
+            if done and code == "posting_failed":
+                code, error = "posting_failed_partly", error.rstrip(".")  # the sentence goes on
+            status, reason = "failed", render(code, {"error": error, "documents": ", ".join(done)}, language)
         elif r["line_status"] == "no_company":
             status, reason = "no_company", render("no_company", {"account": line.account}, language)
         else:

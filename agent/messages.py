@@ -173,6 +173,14 @@ CATALOG: dict[str, dict[str, str]] = {
         "es": "El ERP rechazó la aplicación: {error}",
         "en": "The ERP refused the application: {error}",
     },
+    "posting_failed_partly": {
+        "es": "El ERP rechazó la aplicación después de registrar {documents}: {error}. No la aplique de nuevo "
+              "(el dinero quedaría dos veces): termine la aplicación a mano en el ERP, o reverse ese documento y "
+              "aplique el pago allí, y marque la línea «ignorar».",
+        "en": "The ERP refused the application after recording {documents}: {error}. Do not apply it again "
+              "(the money would be recorded twice): finish the application by hand in the ERP, or reverse that "
+              "document and apply the payment there, and mark the line \"ignore\".",
+    },
     # -- the exception workbook and its round trip (agent/workbook.py, agent/resolutions.py) --
     "reversal_failed": {
         "es": "El ERP rechazó la reversión: {error}",
@@ -349,6 +357,15 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "The ERP refused the reversal of document {document}, which stays applied; reverse it by hand in "
               "the ERP, apply it there as it should be and mark the line \"ignore\".",
     },
+    "row_partially_posted": {
+        "es": "El ERP ya registró parte de la aplicación anterior ({documents}, llave {key}) antes de rechazar "
+              "el resto; aplicarla de nuevo registraría el dinero dos veces. Termine la aplicación a mano en el "
+              "ERP, o reverse ese documento y aplique el pago allí, y marque la línea «ignorar».",
+        "en": "The ERP already recorded part of the earlier application ({documents}, key {key}) before "
+              "refusing the rest; applying it again would record the money twice. Finish the application by "
+              "hand in the ERP, or reverse that document and apply the payment there, and mark the line "
+              "\"ignore\".",
+    },
     "row_internal_error": {
         "es": "Error interno al procesar la fila ({error}); informe a TI con este archivo.",
         "en": "Internal error while processing the row ({error}); tell IT, with this file.",
@@ -373,9 +390,32 @@ CATALOG: dict[str, dict[str, str]] = {
     },
     "file_too_large": {
         "es": "El archivo {file} ocupa {size} MB al descomprimirlo, más que el límite de {limit} MB para un "
-              "libro de excepciones; no se abrió. Deje solo las hojas del agente.",
+              "libro de excepciones; no se abrió. Deje solo las hojas del agente, o reparta las filas en "
+              "varios archivos.",
         "en": "The file {file} takes {size} MB uncompressed, over the {limit} MB limit for an exception "
-              "workbook; it was not opened. Keep only the agent's sheets.",
+              "workbook; it was not opened. Keep only the agent's sheets, or split the rows into several files.",
+    },
+    "file_too_large_on_disk": {
+        "es": "El archivo {file} ocupa {size} MB, más que el límite de {limit} MB para un libro de "
+              "excepciones; no se abrió. Deje solo las hojas del agente, o reparta las filas en varios archivos.",
+        "en": "The file {file} takes {size} MB, over the {limit} MB limit for an exception workbook; it was "
+              "not opened. Keep only the agent's sheets, or split the rows into several files.",
+    },
+    "file_too_many_parts": {
+        "es": "El archivo {file} tiene {parts} partes internas (hojas, imágenes, estilos…), más que las {limit} "
+              "que admite un libro de excepciones; no se abrió. Copie las hojas Pendientes y Aplicados hoy a "
+              "un libro nuevo.",
+        "en": "The file {file} has {parts} internal parts (sheets, images, styles…), more than the {limit} an "
+              "exception workbook may have; it was not opened. Copy the Pending and Applied today sheets into "
+              "a new workbook.",
+    },
+    "file_too_many_rows": {
+        "es": "La hoja {sheet} de {file} tiene más de {limit} filas, más de las que admite un libro de "
+              "excepciones; no se aplicó nada. Borre las filas sobrantes al final de la hoja, o reparta las "
+              "filas en varios archivos.",
+        "en": "Sheet {sheet} of {file} has more than {limit} rows, more than an exception workbook may have; "
+              "nothing was applied. Delete the extra rows at the end of the sheet, or split the rows into "
+              "several files.",
     },
     "file_suspicious": {
         "es": "El archivo {file} tiene una parte ({member}) que se expande {ratio} veces; parece una bomba "

@@ -1,8 +1,8 @@
 """Reading a workbook finance dropped into ``resolutions/``: untrusted input, checked before it is opened.
 
 An XLSX file is a zip of XML parts. Before openpyxl sees it, the zip's directory is checked: it
-must hold a workbook part, no more than :data:`MAX_MEMBERS` parts, at most ``limit`` bytes once
-expanded, and no large part that expands more than :data:`MAX_RATIO` times (a zip bomb). The
+must hold a workbook part, no more than :data:`MAX_MEMBERS` parts, no large part that expands more
+than :data:`MAX_RATIO` times (a zip bomb), and at most :data:`MAX_EXPANDED` bytes once expanded. The
 sizes checked are the ones zipfile enforces while reading (it stops at a part's declared size and
 fails on a CRC mismatch), so a forged directory cannot make the reader expand more. openpyxl
 parses the XML with defusedxml (a dependency), which refuses entity expansion.
@@ -14,6 +14,7 @@ read back are display copies only: the hidden line id, identity and version deci
 from __future__ import annotations
 
 import datetime as dt
+import math
 import zipfile
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -24,6 +25,11 @@ import openpyxl
 from .workbook import header_key, sheet_kind
 
 MAX_MEMBERS = 500
+#: Bytes a dropped workbook may take once expanded. Far below ``intake.max_file_mb`` (sized for bank
+#: statements): openpyxl holds the shared-strings part in memory whole, and 30 MiB of tiny shared
+#: strings already cost it ~185 MB and 8 s. The agent's own workbook takes about 1-2 KiB a row
+#: expanded, so this fits well over 15,000 rows.
+MAX_EXPANDED = 32 << 20
 MAX_RATIO = 100  # openpyxl's own sheets compress 5-20 times; bombs, thousands
 RATIO_FLOOR = 1 << 20  # parts smaller than this are not worth a ratio check
 MAX_ROWS = 200_000
@@ -55,8 +61,15 @@ class RowInput:
         return str(value).strip()
 
 
-def check_zip(path: Path, limit: int) -> None:
-    """Refuse (:class:`WorkbookRefused`) anything that is not a reasonable XLSX zip."""
+def megabytes(size: int) -> str:
+    """A size for a sentence, rounded up: a file just over a 32 MB limit reads "33 MB", not "32 MB"."""
+    return str(math.ceil(size / 2**20))
+
+
+def check_zip(path: Path, limit: int | None = None) -> None:
+    """Refuse (:class:`WorkbookRefused`) anything that is not a reasonable XLSX zip; ``limit`` is
+    the expanded size allowed (:data:`MAX_EXPANDED` by default)."""
+    limit = MAX_EXPANDED if limit is None else limit
     name = path.name
     if not zipfile.is_zipfile(path):
         raise WorkbookRefused("file_not_xlsx", file=name)
@@ -69,18 +82,17 @@ def check_zip(path: Path, limit: int) -> None:
     if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
         raise WorkbookRefused("file_not_xlsx", file=name)
     if len(members) > MAX_MEMBERS:
-        raise WorkbookRefused("file_too_large", file=name, size=f"{sum(m.file_size for m in members) / 2**20:.0f}",
-                              limit=f"{limit / 2**20:.0f}")
-    total = sum(m.file_size for m in members)
-    if total > limit:
-        raise WorkbookRefused("file_too_large", file=name, size=f"{total / 2**20:.0f}", limit=f"{limit / 2**20:.0f}")
-    for m in members:
+        raise WorkbookRefused("file_too_many_parts", file=name, parts=str(len(members)), limit=str(MAX_MEMBERS))
+    for m in members:  # before the total: a bomb is the more useful reason
         if m.file_size > RATIO_FLOOR and m.file_size > MAX_RATIO * max(m.compress_size, 1):
             raise WorkbookRefused("file_suspicious", file=name, member=m.filename,
                                   ratio=f"{m.file_size // max(m.compress_size, 1)}")
+    total = sum(m.file_size for m in members)
+    if total > limit:
+        raise WorkbookRefused("file_too_large", file=name, size=megabytes(total), limit=f"{limit / 2**20:g}")
 
 
-def read_rows(path: Path, limit: int) -> list[RowInput]:
+def read_rows(path: Path, limit: int | None = None) -> list[RowInput]:
     """The rows of the workbook's Pendientes and Aplicados hoy sheets, by column key."""
     check_zip(path, limit)
     try:
@@ -113,7 +125,7 @@ def _sheet_rows(ws, kind: str, name: str) -> list[RowInput]:
     out = []
     for number, values in enumerate(it, start=2):
         if number > MAX_ROWS:
-            raise WorkbookRefused("file_too_large", file=name, size="?", limit=f"{MAX_ROWS} rows")
+            raise WorkbookRefused("file_too_many_rows", file=name, sheet=ws.title, limit=str(MAX_ROWS))
         row = RowInput(kind, ws.title, number)
         for i, key in columns.items():
             if i < len(values) and values[i] is not None and values[i] != "":

@@ -16,8 +16,10 @@ A valid row becomes, in one transaction, a decision that supersedes the one the 
 from (evidence: finance, file, sheet and row), an outbox posting (the poster sends it exactly once
 like any other), a claim on (line, version) in ``resolutions`` and the aliases the confirmation
 teaches (:func:`conciliador.learning.learn`). *No es pago de cliente*, *devolver* and *ignorar*
-are recorded without a posting; *reversar* queues a reversal of the ERP document and puts the line
-back among the pending ones. An invalid row never holds up a valid one.
+are recorded without a posting; *reversar* queues a reversal of the ERP document, withdraws the
+aliases finance's application taught, and puts the line back among the pending ones. A line whose
+refused posting left a finished step in the ERP (a multi-step connector) is not applied again: the
+new key would post that step a second time. An invalid row never holds up a valid one.
 
 The dropped file ends in ``archive/resolutions/YYYY/MM/`` (or in ``quarantine/`` with a
 ``.reason.txt`` when it cannot be read), and ``exceptions/<name>-resultado.xlsx`` gives the result
@@ -37,12 +39,13 @@ from pathlib import Path
 
 import structlog
 
-from . import fsutil
+from . import fsutil, resolution_reader
 from .errors import ConnectorError
 from .exception_items import STATUS
 from .keys import reapplication_key, reversal_key
 from .learning import learn
 from .matching import Engine, normalise_reference
+from .matching.learning import aliases_from
 from .matching.text import company_key, nit_body
 from .messages import format_amount, render
 from .models import (
@@ -197,11 +200,13 @@ class Resolver:
         """Take one dropped workbook. Never raises for a bad file: it quarantines it. Returns
         ``waiting`` (the file stays) when an ERP cannot be read now."""
         size = path.stat().st_size
-        limit = self.rt.settings.intake.max_file_mb * 1024 * 1024
+        # A workbook's own cap, not intake.max_file_mb: that one is sized for bank statements.
+        limit = resolution_reader.MAX_EXPANDED
         sha = fsutil.sha256_file(path)
         if size > limit:
-            return self._quarantine(path, size, sha, render("file_too_large", {
-                "file": path.name, "size": f"{size / 2**20:.0f}", "limit": f"{limit / 2**20:.0f}"}, self.language))
+            return self._quarantine(path, size, sha, render("file_too_large_on_disk", {
+                "file": path.name, "size": resolution_reader.megabytes(size), "limit": f"{limit / 2**20:g}"},
+                self.language))
         processed = self.db.conn.execute(
             "SELECT id, stored_path FROM resolution_files WHERE sha256 = ? AND status = 'processed'", (sha,)).fetchone()
         if processed is not None and processed["stored_path"] and not Path(processed["stored_path"]).exists():
@@ -345,6 +350,11 @@ class Resolver:
         # Applying rows.
         if not line.is_credit:
             raise _Refused("row_not_incoming")
+        partly = self._finished_steps(row.line_id)
+        if partly:
+            # The poster would send the new key from its first step: a second receipt for the same cash.
+            raise _Refused("row_partially_posted", key=partly[0]["key"],
+                           documents=", ".join(r["document"] for r in partly))
         if latest is not None and json.loads(latest["payload"]).get("kind") == PostingKind.REVERSAL.value:
             # Applying again while the ERP still holds the first application would apply the cash twice.
             reverses = json.loads(latest["payload"])["reverses"]
@@ -365,6 +375,13 @@ class Resolver:
         if new.on_account:
             messages.append(render("row_on_account", params, self.language))
         return RowResult("applied", " ".join([*messages, *detail]))
+
+    def _finished_steps(self, line_id: int) -> list[sqlite3.Row]:
+        """The steps a refused posting of the line left done in the ERP (a multi-step connector,
+        e.g. S/4HANA's journal entry before the clearing the ERP then refused)."""
+        return self.db.conn.execute(
+            "SELECT o.key, s.step, s.document FROM outbox o JOIN outbox_steps s ON s.key = o.key "
+            "WHERE o.line_id = ? AND o.state = 'failed' ORDER BY s.done_at, s.step", (line_id,)).fetchall()
 
     def _allocation(self, row: _Row, line: StatementLine, decision: Decision, view: _ErpView,
                     source: dict[str, str], note: str) -> tuple[Decision, list[str]]:
@@ -469,16 +486,19 @@ class Resolver:
                            Evidence(rule="finance", code="reversed_by_finance", detail={
                                "document": original["erp_document"], "file": source["file"], "row": source["row"]}),
                            *_finance_evidence(source, note)[1:]))
-        self._commit(file_id, row, company, line, new, posting, learned_customer=None)
+        # What finance's own resolution taught goes with it; the engine's decisions taught nothing.
+        taught = decision.customer_id if decision.reason == "resolved_by_finance" else None
+        self._commit(file_id, row, company, line, new, posting, learned_customer=None, forgotten_customer=taught)
         return RowResult("applied", render("row_reversal", {"document": original["erp_document"], "key": posting.key},
                                            self.language))
 
     # -- the transaction -----------------------------------------------------------------------
     def _commit(self, file_id: int, row: _Row, company: str, line: StatementLine, new: Decision,
-                posting: Posting | None, *, learned_customer: str | None, make_posting: bool = False) -> str:
+                posting: Posting | None, *, learned_customer: str | None, make_posting: bool = False,
+                forgotten_customer: str | None = None) -> str:
         """Supersede the row's version with ``new``, queue ``posting`` (or, with ``make_posting``,
-        the one that applies ``new``), claim (line, version) and learn, all or nothing. Returns
-        the posting's key ('' without one)."""
+        the one that applies ``new``), claim (line, version), learn and forget, all or nothing.
+        Returns the posting's key ('' without one)."""
         db = self.db
         try:
             with db.transaction() as conn:
@@ -507,6 +527,8 @@ class Resolver:
                 source = f"{self._file_name(file_id)} {row.src.title} {row.src.row}"
                 if learned_customer:
                     learn(db, conn, company, line, learned_customer, source)
+                if forgotten_customer:
+                    _forget(db, conn, company, line, forgotten_customer, source)
                 db.audit(conn, "resolved_by_finance", line_id=row.line_id, posting_key=posting.key if posting else None,
                          action=row.action, based_on=row.version, decision_id=new_id, source=source,
                          customer=new.customer_id, documents=[a.document for a in new.applications])
@@ -596,6 +618,22 @@ class Resolver:
     def _archive_folder(self) -> Path:
         today = dt.date.today()
         return self.rt.folders["archive"] / "resolutions" / f"{today:%Y}" / f"{today:%m}"
+
+
+def _forget(db, conn: sqlite3.Connection, company: str, line: StatementLine, customer_id: str, source: str) -> int:
+    """Delete the aliases :func:`conciliador.learning.learn` wrote for ``line`` paid by
+    ``customer_id`` (inside the caller's transaction), so a reversed resolution stops applying the
+    payer's next payments to that customer. Only rows still naming that customer: one finance has
+    since pointed elsewhere is another decision's. An alias an earlier confirmation also taught
+    goes too: forgetting costs one suggestion to confirm, a wrong alias a wrong posting."""
+    forgotten = 0
+    for kind, value, customer in aliases_from(line, customer_id):
+        cur = conn.execute("DELETE FROM aliases WHERE company = ? AND kind = ? AND value = ? AND customer_id = ?",
+                           (company, kind, value, customer))
+        if cur.rowcount:
+            forgotten += 1
+            db.audit(conn, "alias_forgotten", company=company, kind=kind, value=value, customer=customer, source=source)
+    return forgotten
 
 
 def _finance_evidence(source: dict[str, str], note: str) -> tuple[Evidence, ...]:

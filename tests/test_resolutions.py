@@ -16,8 +16,12 @@ import openpyxl
 import pytest
 
 from conftest import ACCOUNT, Workspace, cli, make_workspace
+from twostep_erp import TwoStepErp
 
+from conciliador import PermanentError
+from conciliador.contracts import ErpConnector
 from conciliador.daemon import load_agent
+from conciliador.plugins.flatfile import FlatFileErp
 from conciliador.keys import posting_key
 from conciliador.keys import reapplication_key, reversal_key
 
@@ -484,3 +488,215 @@ def test_line_of_an_unknown_account_cannot_be_applied(tmp_path):
     status, detail = by_payer(results(outcome.result), "PAGADOR DOS")[0]
     assert status == "rechazado" and "999-000-1 no pertenece a ninguna empresa" in detail
     assert ws.postings() == []
+
+
+# -- a refused posting, then what finance does about it ------------------------------------------
+def pending_rows(ws: Workspace) -> dict[str, tuple[str, str]]:
+    """payer -> (Estado, Motivo) in today's Pendientes sheet."""
+    sheet = openpyxl.load_workbook(todays_workbook(ws))["Pendientes"]
+    header = {c.value: c.column for c in sheet[1]}
+    return {sheet.cell(r, header["Pagador"]).value: (sheet.cell(r, header["Estado"]).value,
+                                                     sheet.cell(r, header["Motivo"]).value)
+            for r in range(2, sheet.max_row + 1)}
+
+
+class RefusesOnce(FlatFileErp):
+    """The ERP refuses one posting (a closed period), then accepts again."""
+
+    def post(self, posting):
+        flag = self.folder / "refuse"
+        if flag.exists():
+            flag.unlink()
+            raise PermanentError("period closed")
+        return super().post(posting)
+
+
+class ClearingRefusedOnce(TwoStepErp):
+    """A two-step ERP whose clearing is refused once (someone else cleared the invoice meanwhile),
+    after the journal entry of the first step was recorded."""
+
+    def post_step(self, posting, step, done):
+        flag = self.folder / "refuse_clear"
+        if step == "clear" and flag.exists():
+            flag.unlink()
+            raise PermanentError("invoice locked by another user")
+        return super().post_step(posting, step, done)
+
+
+class NoReversal(FlatFileErp):
+    reverse = ErpConnector.reverse
+
+
+def test_partly_posted_line_is_not_applied_again(pending):
+    """The ERP recorded the first step (the receipt) and refused the clearing: applying the line
+    again would post a second receipt for the same cash under a new key, so it is refused with what
+    to do; «ignorar» after finishing by hand is accepted and the line leaves Pendientes."""
+    ws, workbook = pending
+    (ws.root / "erp" / "refuse_clear").write_text("x")
+    fill(workbook, ws.root / "resolutions" / "r1.xlsx", {"PAGADOR UNO": {"Acción": "aplicar candidato 1"}})
+    summary = run_agent(ws, ClearingRefusedOnce)
+    assert summary.failed == 1 and ws.query("SELECT state FROM outbox") == [("failed",)]
+    assert ws.query("SELECT step, document FROM outbox_steps") == [("receipt", "RCPT-000001")]
+    status, reason = pending_rows(ws)["PAGADOR UNO"]
+    assert status == "rechazado por el ERP"
+    assert "después de registrar RCPT-000001: invoice locked by another user. No la aplique de nuevo" in reason
+
+    fill(todays_workbook(ws), ws.root / "resolutions" / "r2.xlsx", {"PAGADOR UNO": {"Acción": "aplicar candidato 1"}})
+    [outcome] = run_agent(ws, ClearingRefusedOnce).resolutions
+    [(status, detail)] = by_payer(results(outcome.result), "PAGADOR UNO")
+    assert status == "rechazado"
+    assert "ya registró parte de la aplicación anterior (RCPT-000001, llave" in detail and "«ignorar»" in detail
+    assert len(ws.query("SELECT key FROM outbox")) == 1
+    receipts = (ws.root / "erp" / "receipts.csv").read_text()
+    assert receipts.count("RCPT-") == 1 and ws.postings() == []
+    assert ws.query("SELECT json_extract(detail, '$.code') FROM audit WHERE event = 'resolution_refused'") == [
+        ("row_partially_posted",)]
+
+    fill(todays_workbook(ws), ws.root / "resolutions" / "r3.xlsx", {"PAGADOR UNO": {"Acción": "ignorar"}})
+    [outcome] = run_agent(ws, ClearingRefusedOnce).resolutions
+    assert outcome.applied == 1
+    assert "PAGADOR UNO" not in pending_rows(ws)
+
+
+def test_ignoring_a_refused_posting_takes_the_line_out_of_pending(pending):
+    """The ERP refused finance's application; finance books it by hand and marks it «ignorar»:
+    the line must leave Pendientes (it used to stay, and a second «ignorar» was refused as stale)."""
+    ws, workbook = pending
+    (ws.root / "erp" / "refuse").write_text("x")
+    fill(workbook, ws.root / "resolutions" / "r1.xlsx", {"PAGADOR UNO": {"Acción": "aplicar candidato 1"}})
+    run_agent(ws, RefusesOnce)
+    assert pending_rows(ws)["PAGADOR UNO"] == ("rechazado por el ERP", "El ERP rechazó la aplicación: period closed")
+    fill(todays_workbook(ws), ws.root / "resolutions" / "r2.xlsx", {"PAGADOR UNO": {"Acción": "ignorar"}})
+    [outcome] = run_agent(ws, RefusesOnce).resolutions
+    assert by_payer(results(outcome.result), "PAGADOR UNO") == [
+        ("aplicado", "Registrado (ignorar); no se envía nada al ERP.")]
+    assert "PAGADOR UNO" not in pending_rows(ws)
+    assert len(pending_rows(ws)) == len(LINES) - 1
+
+
+def test_ignoring_after_a_refused_reversal_takes_the_line_out_of_pending(pending):
+    """The ERP cannot reverse; finance does it by hand and marks the line «ignorar», as the refusal
+    says: the failed reversal belongs to the superseded decision and no longer holds the line."""
+    ws, workbook = pending
+    fill(workbook, ws.root / "resolutions" / "r1.xlsx", {"PAGADOR UNO": {"Acción": "aplicar candidato 1"}})
+    run_agent(ws, NoReversal)
+    fill(todays_workbook(ws), ws.root / "resolutions" / "r2.xlsx", {"PAGADOR UNO": {"Acción": "reversar"}},
+         sheet="Aplicados hoy")
+    run_agent(ws, NoReversal)
+    assert pending_rows(ws)["PAGADOR UNO"][0] == "rechazado por el ERP"
+    fill(todays_workbook(ws), ws.root / "resolutions" / "r3.xlsx", {"PAGADOR UNO": {"Acción": "ignorar"}})
+    [outcome] = run_agent(ws, NoReversal).resolutions
+    assert outcome.applied == 1
+    assert "PAGADOR UNO" not in pending_rows(ws)
+
+
+def test_reversal_withdraws_the_aliases_the_resolution_taught(pending):
+    """Finance confirms the wrong customer, then reverses it: the payer's next payment must not be
+    applied by itself to that customer on the strength of the withdrawn confirmation."""
+    ws, workbook = pending
+    fill(workbook, ws.root / "resolutions" / "r1.xlsx", {"PAGADOR UNO": {"Acción": "aplicar candidato 1"}})
+    run_agent(ws)
+    taught = [("payer_account", "55000000178", "C006"), ("payer_name", "PAGADOR UNO", "C006")]
+    assert ws.query("SELECT kind, value, customer_id FROM aliases ORDER BY kind") == taught
+    fill(todays_workbook(ws), ws.root / "resolutions" / "r2.xlsx", {"PAGADOR UNO": {"Acción": "reversar"}},
+         sheet="Aplicados hoy")
+    [outcome] = run_agent(ws).resolutions
+    assert outcome.applied == 1
+    assert ws.query("SELECT count(*) FROM aliases") == [(0,)]
+    forgotten = ws.query("SELECT json_extract(detail, '$.kind'), json_extract(detail, '$.value'), "
+                         "json_extract(detail, '$.customer'), json_extract(detail, '$.source') FROM audit "
+                         "WHERE event = 'alias_forgotten' ORDER BY id")
+    assert [f[:3] for f in forgotten] == sorted(taught) and {f[3] for f in forgotten} == {"r2.xlsx Aplicados hoy 2"}
+    # The same payer pays C006's invoice amount again: a suggestion now, not a posting.
+    (ws.inbox / "dia2.csv").write_bytes(statement({"PAGADOR UNO": ("105000.00", "PAGO")}, day="2026-11-21", prefix="S"))
+    summary = run_agent(ws)
+    assert summary.posted == 0
+    assert [p["kind"] for p in ws.postings()] == ["apply", "reversal"]  # one row per invoice
+
+
+# -- files refused before they are read ----------------------------------------------------------
+def _with_members(workbook: Path, target: Path, extra: dict[str, bytes], *, shared_strings: bytes | None = None,
+                  method: int = zipfile.ZIP_DEFLATED) -> Path:
+    """A copy of ``workbook`` with ``extra`` parts (and, if given, a sharedStrings part wired in as
+    Excel writes it)."""
+    with zipfile.ZipFile(target, "w", method) as archive, zipfile.ZipFile(workbook) as source:
+        for member in source.namelist():
+            data = source.read(member)
+            if shared_strings is not None and member == "[Content_Types].xml":
+                data = data.replace(b"</Types>", b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+                                    b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>')
+            if shared_strings is not None and member == "xl/_rels/workbook.xml.rels":
+                data = data.replace(b"</Relationships>", b'<Relationship Id="rIdS" Type="http://schemas.openxmlformats.'
+                                    b'org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/>'
+                                    b'</Relationships>')
+            archive.writestr(member, data)
+        if shared_strings is not None:
+            archive.writestr("xl/sharedStrings.xml", shared_strings)
+        for name, data in extra.items():
+            archive.writestr(name, data)
+    return target
+
+
+def _quarantined(ws: Workspace, name: str) -> str:
+    [outcome] = run_agent(ws).resolutions
+    assert outcome.status == "quarantined" and (ws.root / "quarantine" / name).exists()
+    assert ws.postings() == [] and ws.query("SELECT status FROM resolution_files") == [("quarantined",)]
+    return (ws.root / "quarantine" / f"{name}.reason.txt").read_text(encoding="utf-8")
+
+
+def test_workbook_cap_is_its_own_not_the_statements(pending, monkeypatch):
+    """openpyxl holds the shared strings whole: a workbook's expanded size has its own small cap
+    (32 MiB), not intake.max_file_mb (512, for bank statements). Shown here with the cap at 1 MiB
+    so the file stays small: 60,000 tiny shared strings (a 1.6 MiB part, 4x compressed)."""
+    from conciliador import resolution_reader
+
+    ws, workbook = pending
+    assert resolution_reader.MAX_EXPANDED == 32 << 20
+    monkeypatch.setattr(resolution_reader, "MAX_EXPANDED", 1 << 20)
+    strings = b"".join(b"<si><t>%x</t></si>" % (i * 2654435761 % (1 << 40)) for i in range(60_000))
+    sst = b'<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">' + strings + b"</sst>"
+    _with_members(workbook, ws.root / "resolutions" / "cadenas.xlsx", {}, shared_strings=sst)
+    text = _quarantined(ws, "cadenas.xlsx")
+    assert "El archivo cadenas.xlsx ocupa 2 MB al descomprimirlo, más que el límite de 1 MB" in text
+
+
+def test_workbook_over_the_cap_on_disk(pending, monkeypatch):
+    from conciliador import resolution_reader
+
+    ws, workbook = pending
+    monkeypatch.setattr(resolution_reader, "MAX_EXPANDED", 1 << 20)
+    _with_members(workbook, ws.root / "resolutions" / "grande.xlsx", {"xl/media/foto.bin": bytes(range(256)) * 6000},
+                  method=zipfile.ZIP_STORED)
+    text = _quarantined(ws, "grande.xlsx")
+    assert "El archivo grande.xlsx ocupa 2 MB, más que el límite de 1 MB para un libro de excepciones" in text
+
+
+def test_too_many_parts_is_said_as_parts(pending):
+    ws, workbook = pending
+    _with_members(workbook, ws.root / "resolutions" / "partes.xlsx", {f"xl/media/p{n}.bin": b"x" for n in range(500)})
+    text = _quarantined(ws, "partes.xlsx")
+    parts = len(zipfile.ZipFile(ws.root / "quarantine" / "partes.xlsx").namelist())
+    assert f"El archivo partes.xlsx tiene {parts} partes internas" in text and "más que las 500" in text
+    assert " MB" not in text
+
+
+def test_too_many_rows_is_said_as_rows(pending, monkeypatch):
+    from conciliador import resolution_reader
+
+    ws, workbook = pending
+    monkeypatch.setattr(resolution_reader, "MAX_ROWS", 5)  # the cap, lowered so 13 rows are over it
+    shutil.copy(workbook, ws.root / "resolutions" / "filas.xlsx")
+    text = _quarantined(ws, "filas.xlsx")
+    assert "La hoja Pendientes de filas.xlsx tiene más de 5 filas" in text
+    assert "?" not in text and " MB" not in text
+
+
+def test_new_refusals_read_in_english():
+    from conciliador.messages import CATALOG, render
+
+    codes = ("row_partially_posted", "posting_failed_partly", "file_too_large_on_disk", "file_too_many_parts",
+             "file_too_many_rows")
+    assert all(set(CATALOG[c]) == {"es", "en"} for c in codes)
+    assert render("file_too_many_rows", {"file": "r.xlsx", "sheet": "Pending", "limit": "200000"}, "en").startswith(
+        "Sheet Pending of r.xlsx has more than 200000 rows")
+    assert "{" not in render("row_partially_posted", {"documents": "RCPT-1", "key": "K"}, "en")
