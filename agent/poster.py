@@ -78,6 +78,8 @@ class Poster:
             return "deferred"
         try:
             steps = REVERSAL_STEPS if posting.kind is PostingKind.REVERSAL else tuple(connector.posting_steps(posting))
+            if not steps:  # "posted" with no call made would lose the payment
+                raise TypeError(f"{type(connector).__name__}.posting_steps() named no step for {key}")
             done = self._done_steps(key)
             for step in steps:
                 if step in done:
