@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+import re
 from decimal import Decimal
 import stat
 import sys
@@ -296,12 +297,17 @@ def explain_error(key: str, err: Any, config_file: Path, *, env_key: str = "") -
     # A whole table is never echoed: it may hold secrets, and the message names the problem already.
     if isinstance(value, (dict, list)):
         return f"Setting {key} (from {where}) is not allowed: {err['msg']}."
-    shown = "**********" if _looks_secret(key) else repr(value)
+    shown = "**********" if _looks_secret(key) else repr(_without_userinfo(value))
     allowed = err["msg"]
     if ctx := err.get("ctx"):
         if "expected" in ctx:
             allowed = f"expected {ctx['expected']}"
     return f"Setting {key} = {shown} (from {where}) is not allowed: {allowed}."
+
+
+def _without_userinfo(value: Any) -> Any:
+    """``https://user:password@host`` shown as ``https://****@host``: a URL can carry a password."""
+    return re.sub(r"(?<=://)[^/@\s]+@", "****@", value) if isinstance(value, str) else value
 
 
 def _looks_secret(key: str) -> bool:

@@ -135,6 +135,15 @@ def test_the_bapi_cannot_be_named_directly(emu):
         SapErp.Settings.model_validate(seed.settings(emu, document_post_function="BAPI_ACC_DOCUMENT_POST"))
 
 
+def test_credentials_in_the_url_are_refused_without_echoing_them(emu):
+    from conciliador.config import explain_error
+
+    with pytest.raises(ValidationError, match="must not carry a user or password") as refused:
+        SapErp.Settings.model_validate(seed.settings(emu, base_url="https://CONCILIADOR:s3cr3t@sap.example.com:44300"))
+    said = explain_error("companies.acme.erp_settings.base_url", refused.value.errors()[0], Path("conciliador.toml"))
+    assert "s3cr3t" not in said and "'https://****@sap.example.com:44300'" in said
+
+
 def test_arithmetic_is_checked_before_sap_sees_it(emu, erp):
     a = invoice(emu, "100000.00", "FE-6")
     app = Application(document=doc(a), amount=Decimal("100000.00"), currency="COP")
@@ -239,6 +248,32 @@ def test_timeout_after_commit_then_found_by_key(emu):
     # Sending again answers with the document SAP already holds, and posts nothing.
     assert erp.post(p).document == by_key.document
     assert emu.documents_with_reference("1000", "K15") == [tuple(by_key.document.split("/"))]
+
+
+@pytest.mark.parametrize("paid", ["300000.00", "1000000.00"])  # part of the branch's invoice, then all of it
+def test_timeout_paying_another_customers_invoice_is_found_not_resent(emu, paid):
+    # The head office (1000) pays its branch's (1001) invoice; SAP commits, the answer is lost.
+    # FB05 books the payment's customer lines on the branch, so the payer's items show nothing.
+    a = invoice(emu, "1000000.00", "FE-9", customer="1001")
+    erp = connect(emu, timeout_seconds=0.3)
+    emu.inject("Z_CONCILIADOR_CLEARING", "timeout", seconds=1.0)
+    p = posting("KBRANCH1", paid, Application(document=doc(a), reference="FE-9", amount=Decimal(paid), currency="COP"))
+    with pytest.raises(RetryableError):
+        erp.post(p)
+    found = erp.find_step(p, "post", {})
+    [made] = emu.documents_with_reference("1000", "KBRANCH1")
+    assert found is not None and found.document == "/".join(made)
+    assert erp.post(p).document == found.document  # sent again anyway: answered, nothing posted
+    assert emu.documents_with_reference("1000", "KBRANCH1") == [made]
+
+
+def test_clearing_stopped_on_a_screen_is_a_final_refusal_not_an_endless_retry(emu, erp):
+    a = invoice(emu, "100000.00", "FE-16")
+    emu.inject("Z_CONCILIADOR_CLEARING", "screen")
+    p = posting("K16", "100000.00", Application(document=doc(a), amount=Decimal("100000.00"), currency="COP"))
+    with pytest.raises(PermanentError, match="No batch input data for screen SAPMF05A 0710"):
+        erp.post(p)
+    assert emu.documents_with_reference("1000", "K16") == [] and erp.find_posting("K16") is None
 
 
 def test_wrong_password_pauses_instead_of_locking_the_user(emu):

@@ -119,6 +119,23 @@ def test_two_steps_and_partial_payments(emu):
     assert erp.find_step(rest, "clear", {"post": erp.find_step(rest, "post", {})}).document == result.document
 
 
+def test_a_credit_memo_netted_in_a_payment_is_cleared_with_a_debit_line(emu):
+    # Paid 1,785,000 - 85,000: the payer nets a credit memo. Its debtor line must be a debit (S);
+    # a credit code on a positive amount is refused, as the journal entry API checks the pair.
+    invoice = _book(emu)
+    credit = emu.ledger.post_invoice("1000", "0000001000", Decimal("-85000.00"), "COP", xblnr="NC-77",
+                                     bldat=dt.date(2026, 10, 5), blart="DG")
+    erp = SapErp(SapErp.Settings.model_validate(s4_settings(emu)), company="acme")
+    apps = (Application(document=f"{invoice.BELNR}/{invoice.GJAHR}/001", reference="FE-9101",
+                        amount=Decimal("1785000.00"), currency="COP"),
+            Application(document=f"{credit.BELNR}/{credit.GJAHR}/001", reference="NC-77",
+                        amount=Decimal("-85000.00"), currency="COP"))
+    posting = Posting(key="S4NETCM", company="acme", kind=PostingKind.APPLY, customer_id="1000", currency="COP",
+                      amount=Decimal("1700000.00"), value_date=DAY, bank_account=ACCOUNT, applications=apps)
+    erp.post(posting)
+    assert emu.s4.idle() and list(erp.open_items()) == []
+
+
 def _agent_settings(tmp_path: Path, emu: SapEmulator, **extra: Any) -> Settings:
     return Settings(config_file=tmp_path / "conciliador.toml", intake={"stable_seconds": 0},
                     poster={"max_attempts": 3, "backoff_initial_seconds": 0.01, "backoff_max_seconds": 0.05},

@@ -190,6 +190,12 @@ class EccBackend:
             if (row["REF_DOC_NO"] or "").strip() == posting.key or (row["ALLOC_NMBR"] or "").strip() == posting.key:
                 return PostingResult(key=posting.key, document=document_id(row["DOC_NO"].strip(), row["FISC_YEAR"]),
                                      detail=f"cleared on {row['CLEAR_DATE']}")
+        # A payment that clears another customer's invoice (a head office paying for a branch) puts
+        # its customer lines on that customer's account, none on the payer's: only BKPF can say
+        # whether it was made. Its errors propagate: "could not ask" must never read as "not there".
+        own = {i.item.document for i in self.normalise(rows)}
+        if any(a.document not in own for a in posting.applications):
+            return self.find_posting(posting.key)
         return None
 
     # == posting ========================================================================================
@@ -303,6 +309,12 @@ class EccBackend:
         documents = list(result.T_BLNTAB.item) if result.T_BLNTAB is not None else []
         if not documents:
             detail = "; ".join(message_text(r) for r in returned) or f"E_SUBRC {result.E_SUBRC}"
+            subrc = str(result.E_SUBRC or "").strip()
+            if subrc not in ("", "0"):
+                # FB05 stopped on a screen it had no data for (00 344 and the like): nothing was
+                # posted, and sending the same data again would stop at the same screen.
+                raise PermanentError(f"SAP's {self.settings.clearing_function} stopped without posting "
+                                     f"{posting.key} (E_SUBRC {subrc}): {detail}", erp_message=detail)
             # The wrapper answered without a document: its outcome is unknown, find_posting decides.
             raise RetryableError(f"SAP's {self.settings.clearing_function} returned no document for {posting.key}: "
                                  f"{detail}")

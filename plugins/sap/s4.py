@@ -228,7 +228,8 @@ class S4Backend(EccBackend):
                            "AmountInTransactionCurrency": amount(d.amount, f"the {d.kind} of {label}"),
                            "AssignmentReference": label[:18], "DocumentItemText": d.text[:50]})
             # Reference key 3 names the invoice the line pays: the clearing step pairs them by it.
-            debtors.append({"Debtor": alpha_in(item.item.customer_id), "DebitCreditCode": "H",
+            # A credit memo the payment nets is cleared with a debit: the code follows the sign.
+            debtors.append({"Debtor": alpha_in(item.item.customer_id), "DebitCreditCode": "H" if app.cleared > 0 else "S",
                             "AmountInTransactionCurrency": amount(-app.cleared, f"the payment of {label}"),
                             "AssignmentReference": (item.item.reference or item.assignment)[:18],
                             "DocumentItemText": f"Pago {label}"[:50],

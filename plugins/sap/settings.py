@@ -104,6 +104,9 @@ class SapSettings(ConnectorSettings):
     @classmethod
     def _base_url(cls, value: str) -> str:
         value = value.strip().rstrip("/")
+        if "@" in value:
+            # Never echo it: the part before "@" is a user and likely a password.
+            raise ValueError("base_url must not carry a user or password (user@host); set user and password instead")
         if not re.fullmatch(r"https?://[^/\s]+", value):
             raise ValueError(f"{value!r} must be the scheme, host and port only, e.g. https://sap.example.com:44300")
         return value

@@ -62,6 +62,8 @@ class SapMessage(Exception):
         ("F5", "169"): "Document {1} {2} contains cleared items; reset the clearing first",
         ("F5", "170"): "Document {1} of the posting interface was reversed with {2}",
         ("F5", "171"): "Clearing {1} was reset",
+        # Stand-in number: the journal entry API's own text for a code that contradicts the sign.
+        ("F5", "172"): "Debit/credit code {1} does not match the sign of amount {2}",
         ("FS", "152"): "No authorization for company code {1} (authorization object F_BKPF_BUK)",
         ("RW", "605"): "Document posted successfully: {1} {2} {3}",
         ("RW", "609"): "Error in document: {1} {2} {3}",
@@ -70,6 +72,7 @@ class SapMessage(Exception):
         ("F2", "718"): "No customers were found for the selection criteria",
         ("F2", "543"): "No authorization to display general data for customer accounts",
         ("F2", "501"): "No authorization to display debtor data in company code {1}",
+        ("00", "344"): "No batch input data for screen {1} {2}",
     }
 
     def __init__(self, msgid: str, number: str, *values: object, msgtype: str = "E") -> None:

@@ -348,6 +348,10 @@ class S4Surface:
                 if injection is not None and injection.kind == "lock":
                     raise SapMessage("F5", "165", debtors[0]["Debtor"] if debtors else "", header.get("CompanyCode"),
                                      "BATCH_CLEARING")
+                for line in (*gl, *debtors):  # S is a debit (positive), H a credit (negative)
+                    code = line.get("DebitCreditCode", "")
+                    if code and line["amount"] and (code == "S") != (line["amount"] > 0):
+                        raise SapMessage("F5", "172", code, line["amount"])
                 bukrs, belnr, gjahr = self.ledger.post_journal_entry(header, gl, debtors, user=name)
                 log = [("", "1", f"Document {belnr} was posted in company code {bukrs}")]
                 doc = (belnr, bukrs, gjahr)

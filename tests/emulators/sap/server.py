@@ -194,18 +194,24 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if injection is not None and injection.kind == "lock":
                 raise SapMessage("F5", "165", "0000000000", "----", "BATCH_CLEARING")
+            if injection is not None and injection.kind == "screen":
+                # POSTING_INTERFACE_* in mode N stops on a screen it has no data for: no document,
+                # E_SUBRC <> 0 and message 00 344 of type S, nothing posted.
+                raise SapMessage("00", "344", "SAPMF05A", "0710", msgtype="S")
             result = emu.handlers[function](params, ctx)
         except AbapException as exc:
             self._send(500, fault("soap-env:Client", exc.name, function, exc.name, exc.text))
-            return
-        except Exception as exc:  # an ABAP runtime error (short dump, ST22) as SAP reports it
-            self._send(500, fault("soap-env:Server", "SYSTEM_FAILURE", function, "SYSTEM_FAILURE",
-                                  f"Runtime error in {function}: {exc!r}"))
             return
         except SapMessage as msg:
             # A posting function answers a lock (or any message raised before its own handling) in RETURN.
             result = {p.name: ([bapiret2(msg)] if p.name == "RETURN" else [] if p in interface.tables else "")
                       for p in (*interface.exports, *interface.tables)}
+            if msg.type != "E" and "E_SUBRC" in result:
+                result["E_SUBRC"] = "1001"
+        except Exception as exc:  # an ABAP runtime error (short dump, ST22) as SAP reports it
+            self._send(500, fault("soap-env:Server", "SYSTEM_FAILURE", function, "SYSTEM_FAILURE",
+                                  f"Runtime error in {function}: {exc!r}"))
+            return
         # The session ends with the request: whatever it did not commit is rolled back.
         ctx.pending.clear()
         payload = encode(function, interface, result)
