@@ -486,8 +486,10 @@ class Resolver:
                            Evidence(rule="finance", code="reversed_by_finance", detail={
                                "document": original["erp_document"], "file": source["file"], "row": source["row"]}),
                            *_finance_evidence(source, note)[1:]))
-        # What finance's own resolution taught goes with it; the engine's decisions taught nothing.
-        taught = decision.customer_id if decision.reason == "resolved_by_finance" else None
+        # What finance's own resolution taught goes with it; and an application the engine made on a
+        # learned alias shows that alias wrong: it goes too, or the next payment repeats the mistake.
+        on_alias = any(e.code in ("customer_by_alias_account", "customer_by_alias_name") for e in decision.evidence)
+        taught = decision.customer_id if decision.reason == "resolved_by_finance" or on_alias else None
         self._commit(file_id, row, company, line, new, posting, learned_customer=None, forgotten_customer=taught)
         return RowResult("applied", render("row_reversal", {"document": original["erp_document"], "key": posting.key},
                                            self.language))

@@ -614,6 +614,24 @@ def test_reversal_withdraws_the_aliases_the_resolution_taught(pending):
     assert [p["kind"] for p in ws.postings()] == ["apply", "reversal"]  # one row per invoice
 
 
+def test_reversing_what_the_engine_applied_on_a_learned_alias_withdraws_the_alias(pending):
+    """The engine applies the payer's next payment on the alias finance taught; finance reverses
+    it (the alias was wrong): the alias goes, so the third payment is not applied by itself."""
+    ws, workbook = pending
+    fill(workbook, ws.root / "resolutions" / "r1.xlsx", {"PAGADOR UNO": {"Acción": "aplicar candidato 1"}})
+    run_agent(ws)
+    (ws.inbox / "dia2.csv").write_bytes(statement({"PAGADOR UNO": ("115000.00", "PAGO")}, day="2026-11-21", prefix="S"))
+    assert run_agent(ws).posted == 1  # C006's FE-15, found through the alias
+    fill(todays_workbook(ws), ws.root / "resolutions" / "r2.xlsx", {"PAGADOR UNO": {"Acción": "reversar"}},
+         sheet="Aplicados hoy")
+    [outcome] = run_agent(ws).resolutions
+    assert outcome.applied == 1
+    assert [p["kind"] for p in ws.postings()] == ["apply", "apply", "reversal"]
+    assert ws.query("SELECT count(*) FROM aliases") == [(0,)]
+    (ws.inbox / "dia3.csv").write_bytes(statement({"PAGADOR UNO": ("115000.00", "PAGO")}, day="2026-11-22", prefix="T"))
+    assert run_agent(ws).posted == 0
+
+
 # -- files refused before they are read ----------------------------------------------------------
 def _with_members(workbook: Path, target: Path, extra: dict[str, bytes], *, shared_strings: bytes | None = None,
                   method: int = zipfile.ZIP_DEFLATED) -> Path:
