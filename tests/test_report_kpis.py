@@ -45,6 +45,7 @@ def test_auto_application_rate_counts_customer_payments_only(store):
     # Payments in the period: L1 L2 L3 L6 L7 L11 (not the debit, the transfer, the undecided line or
     # the unclaimed account). Automatic: L1, L7, L11 (L3's posting was refused).
     assert (r.lines, r.payments, r.auto, r.auto_rate) == (10, 6, 3, D("50.0"))
+    assert r.auto_reversed == 1  # L11: applied by the engine, reversed by finance
     by_day = {d.day.isoformat(): (d.payments, d.auto, d.rate) for d in r.daily if d.payments}
     assert by_day == {"2026-11-02": (2, 1, D("50.0")), "2026-11-03": (2, 0, D("0.0")),
                       "2026-11-05": (1, 1, D("100.0")), "2026-11-10": (1, 1, D("100.0"))}

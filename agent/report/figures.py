@@ -218,6 +218,7 @@ class Report:
     lines: int = 0
     payments: int = 0
     auto: int = 0
+    auto_reversed: int = 0  # of ``auto``: the ones finance reversed (the engine was wrong)
     daily: list[DayRate] = field(default_factory=list)
     time_to_apply: TimeToApply = field(default_factory=TimeToApply)
     unapplied: dict[str, Unapplied] = field(default_factory=dict)

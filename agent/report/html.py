@@ -85,7 +85,8 @@ def _tiles(report: Report, lang: str) -> str:
     out = ['<div class="tiles">']
     rate = report.auto_rate
     out.append(_tile("auto_rate", text("kpi_auto_rate", lang), percent(rate, lang) if rate is not None else _na(lang),
-                     text("kpi_auto_rate_hint", lang, auto=report.auto, payments=report.payments), rate))
+                     text("kpi_auto_rate_hint", lang, auto=report.auto, payments=report.payments,
+                          reversed=report.auto_reversed), rate))
     hours = tta.median_hours
     out.append(_tile("median_hours", text("kpi_time", lang),
                      text("hours", lang, value=number(hours, 1, lang)) if hours is not None else _na(lang),

@@ -59,6 +59,11 @@ class _Line:
         return self.is_payment and self.first_kind == "apply" and any(
             p.decision_id == self.first_decision and not p.reversal and p.state != "failed" for p in self.postings)
 
+    @property
+    def auto_reversed(self) -> bool:
+        """Applied by the engine, then reversed by finance: the engine's mistakes, counted apart."""
+        return self.auto and any(p.reversal and p.state != "failed" for p in self.postings)
+
     def first_posted(self, end: dt.date) -> _Posting | None:
         done = [p for p in self.postings if p.state == "posted" and not p.reversal and p.at.astimezone().date() <= end]
         return min(done, key=lambda p: p.at, default=None)
@@ -141,6 +146,7 @@ def _line_kpis(report: Report, lines: list[_Line]) -> None:
                 auto = line.auto
                 report.payments += 1
                 report.auto += auto
+                report.auto_reversed += line.auto_reversed
                 bank.payments += 1
                 bank.auto += auto
                 daily[line.booking].payments += 1

@@ -46,6 +46,7 @@ def summary(report: Report, lang: str) -> Table:
         (text("sum_payments", lang), Cell(report.payments, "int")),
         (text("sum_auto", lang), Cell(report.auto, "int")),
         (text("sum_auto_rate", lang), Cell(report.auto_rate, "pct")),
+        (text("sum_auto_reversed", lang), Cell(report.auto_reversed, "int")),
         (text("sum_median_hours", lang), Cell(tta.median_hours, "number")),
         (text("sum_p90_hours", lang), Cell(tta.p90_hours, "number")),
         (text("sum_median_days", lang), Cell(tta.median_days, "number")),

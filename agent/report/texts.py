@@ -22,7 +22,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "not_available": {"es": "s. d.", "en": "n/a"},
     # headline figures
     "kpi_auto_rate": {"es": "Aplicación automática", "en": "Auto-application rate"},
-    "kpi_auto_rate_hint": {"es": "{auto} de {payments} pagos de clientes", "en": "{auto} of {payments} customer payments"},
+    "kpi_auto_rate_hint": {"es": "{auto} de {payments} pagos de clientes; {reversed} reversados por finanzas",
+                           "en": "{auto} of {payments} customer payments; {reversed} reversed by finance"},
     "kpi_time": {"es": "Tiempo hasta la aplicación", "en": "Time to application"},
     "kpi_time_hint": {"es": "mediana desde que llegó el extracto; p90 {p90}",
                       "en": "median from statement receipt; p90 {p90}"},
@@ -139,6 +140,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "sum_payments": {"es": "Pagos de clientes", "en": "Customer payments"},
     "sum_auto": {"es": "Aplicados automáticamente", "en": "Applied automatically"},
     "sum_auto_rate": {"es": "% de aplicación automática", "en": "Auto-application rate"},
+    "sum_auto_reversed": {"es": "Automáticos reversados por finanzas", "en": "Automatic ones reversed by finance"},
     "sum_median_hours": {"es": "Horas hasta la aplicación (mediana)", "en": "Hours to application (median)"},
     "sum_p90_hours": {"es": "Horas hasta la aplicación (p90)", "en": "Hours to application (p90)"},
     "sum_median_days": {"es": "Días desde la fecha del banco (mediana)", "en": "Days from bank date (median)"},
