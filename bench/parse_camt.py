@@ -144,10 +144,14 @@ def _child(kind: str, path: str) -> None:
     import _measure  # noqa: PLC0415 - bench/_measure.py; bench/ is sys.path[0] when this runs as a script
 
     lines = 0
+    reader = ""
     if kind.startswith("conciliador"):
         from conciliador.models import StatementLine
         from conciliador.plugins.banks import camt
         from conciliador.plugins.banks.camt import Camt053
+
+        # the optional C extension conciliador._camtscan, else lxml (see plugins/banks/camt.py)
+        reader = "C reader" if camt._camtscan is not None else "lxml reader"
 
         if kind == "conciliador-no-ordinals":
             # the core's Ordinals keeps the identity keys of the booking day (a bounded number in
@@ -164,7 +168,8 @@ def _child(kind: str, path: str) -> None:
         lines = len(Camt053Parser.from_file(path).get_transactions())
     seconds = time.perf_counter() - start
     cpu = time.process_time() - cpu
-    print(json.dumps({"lines": lines, "seconds": seconds, "cpu": cpu, "peak_mib": _measure.peak_rss_mib()}))
+    print(json.dumps({"lines": lines, "seconds": seconds, "cpu": cpu, "peak_mib": _measure.peak_rss_mib(),
+                      "reader": reader}))
 
 
 def _run_child(kind: str, path: Path) -> dict | None:
@@ -198,7 +203,7 @@ def main(argv: list[str] | None = None) -> None:
             results[n] = ours
             print(f"camt.053 n={n}: {path.stat().st_size / 1e6:.1f} MB, {ours['lines']} lines in {ours['cpu']:.2f} s CPU "
                   f"({ours['seconds']:.2f} s wall) = {ours['lines'] / ours['cpu']:,.0f} lines/s on one core, "
-                  f"peak RSS {ours['peak_mib']:.1f} MiB")
+                  f"peak RSS {ours['peak_mib']:.1f} MiB ({ours['reader']})")
         small, large = results[args.small], results[args.n]
         print(f"peak RSS: {small['peak_mib']:.1f} MiB for {args.small} lines, {large['peak_mib']:.1f} MiB for "
               f"{args.n} lines ({large['peak_mib'] - small['peak_mib']:+.1f} MiB)")
