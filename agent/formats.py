@@ -21,6 +21,9 @@ _DIGITS = re.compile(r"\d+")
 MEMORY_KEYS = 1 << 15
 
 
+_RETURNING = sqlite3.sqlite_version_info >= (3, 35)
+
+
 class Ordinals:
     """Gives transactions that share account, booking date, bank reference and amount within one
     file the ordinals 0, 1, 2 ... in order, so two identical real transactions keep two identities
@@ -102,8 +105,11 @@ class Ordinals:
 
     def _count_on_disk(self, acct: str, key: bytes) -> int:
         assert self._disk is not None
-        # Lookup then upsert, not one INSERT ... RETURNING: RETURNING needs SQLite 3.35, and some
-        # platforms Python links against (RHEL 9: 3.34) are older. The database is private: no race.
+        if _RETURNING:  # one statement for lookup and increment
+            return self._disk.execute("INSERT INTO seen VALUES (?, ?, 1) ON CONFLICT (account, key) DO UPDATE "
+                                      "SET n = n + 1 RETURNING n - 1", (acct, key)).fetchone()[0]
+        # RETURNING needs SQLite 3.35; some platforms Python links against (RHEL 9: 3.34) are older.
+        # The database is private to this object: lookup then upsert cannot race.
         row = self._disk.execute("SELECT n FROM seen WHERE account = ? AND key = ?", (acct, key)).fetchone()
         self._disk.execute("INSERT INTO seen VALUES (?, ?, 1) ON CONFLICT (account, key) DO UPDATE SET n = n + 1",
                            (acct, key))

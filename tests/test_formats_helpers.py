@@ -55,7 +55,11 @@ def test_ordinals_tell_identical_transactions_apart_with_bounded_memory():
     assert o("001-2", day, "X", Decimal("1")) == 0 and o("001-2", day, "X", Decimal("1")) == 1
 
 
-def test_ordinals_past_the_memory_limit_move_to_disk_and_stay_exact():
+@pytest.mark.parametrize("returning", [True, False], ids=["sqlite>=3.35", "older sqlite"])
+def test_ordinals_past_the_memory_limit_move_to_disk_and_stay_exact(monkeypatch, returning):
+    import conciliador.formats
+
+    monkeypatch.setattr(conciliador.formats, "_RETURNING", returning and conciliador.formats._RETURNING)
     day = dt.date(2026, 11, 20)
     next_day = day + dt.timedelta(days=1)
     # One busy day (repeats among 200 lines), a second account, the next day, then a date going
