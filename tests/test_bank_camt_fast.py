@@ -190,6 +190,10 @@ VARIANTS = {
     "other_namespace": (lambda t: t.replace("camt.053.001.08", "pain.001.001.09"), False),
     "no_statement": (lambda t: re.sub(r"<Stmt>.*</Stmt>", "", t, flags=re.S), False),
     "no_account": (_drop(r"<Acct>.*?</Acct>"), False),
+    # Found by fuzzing: expat takes these, libxml2 refuses them; lxml's judgement is the reference.
+    "odd_xml_version": (lambda t: t.replace('version="1.0"', 'version="Z.0"', 1), False),
+    "namespace_with_a_space": (lambda t: t.replace("tech:xsd:camt", "tech:x d:camt", 1), False),
+    "namespace_with_a_stray_byte": (lambda t: t.replace("tech:xsd:camt", "tech\u00f5xsd:camt", 1), False),
 }
 
 

@@ -1158,6 +1158,13 @@ def _nodes(raw: list, q) -> list[_Node]:
     return [_Node(q(local), text, attrib, _nodes(kids, q)) for local, text, attrib, kids in raw]
 
 
+# What the C reader takes as it is; anything else is left to lxml, whose judgement (and wording)
+# is the reference: a plain XML 1.x declaration, and ISO's camt namespaces spelt exactly.
+_DECLARATION = re.compile(rb"""<\?xml\s+version\s*=\s*(["'])1\.[0-9]+\1(?:\s+encoding\s*=\s*(["'])[A-Za-z][A-Za-z0-9._-]*\2)?"""
+                          rb"""(?:\s+standalone\s*=\s*(["'])(?:yes|no)\3)?\s*\?>""")
+_STRICT_NS = re.compile(r"urn:iso:std:iso:20022:tech:xsd:camt\.05[234]\.001\.[0-9]{2}")
+
+
 def _fast_amount(raw: Decimal | str | None, ccy: str | None) -> tuple[Decimal, str]:
     """An amount as the C reader gives it: a Decimal when its text was plain digits, else the
     text, checked here as :func:`_amount` does."""
@@ -1189,6 +1196,10 @@ class _FastReader(_FileReader):
         messages = [m for m, (kind, _) in _MESSAGES.items() if kind == fmt.kind]
         scanner = _camtscan.Scanner(messages[0], messages[1], fmt.statement, SPLIT_BUFFER)
         head, stream = self.source.raw()
+        start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+        if start.startswith(b"<?xml") and not _DECLARATION.match(start):
+            # expat accepts declarations libxml2 refuses (version="Z.0" ...): lxml decides.
+            raise _Fallback("an XML declaration lxml should judge")
         read = stream.read
         names: _Names | None = None
         st: _Statement | None = None
@@ -1223,6 +1234,9 @@ class _FastReader(_FileReader):
                     yield from items
                     st = None
                 else:
+                    if rec[1] and not _STRICT_NS.fullmatch(rec[1]):
+                        # libxml2 refuses namespace URIs expat takes (spaces, stray bytes): lxml decides.
+                        raise _Fallback("a namespace lxml should judge")
                     self._check_namespace(rec[1])
                     names = self.names = _Names(rec[1])
             if not chunk:
