@@ -1191,6 +1191,21 @@ class _FastReader(_FileReader):
         self.source = source
         self.yielded = 0  # items handed out, which the lxml reader skips if it takes over
 
+    def _tally(self, booked: bool, amount: Decimal, sign: int) -> None:
+        """_count's sums for one entry, into the booked or the pending half that run() adds to
+        st.booked and st.all when the statement ends."""
+        acc = self.counts[0] if booked else self.counts[1]
+        acc[0] += 1
+        acc[1] += amount
+        if sign > 0:
+            acc[2] += amount
+            acc[3] += 1
+            acc[4] += amount
+        else:
+            acc[2] -= amount
+            acc[5] += 1
+            acc[6] += amount
+
     def run(self) -> Iterator[StatementLine | StatementSummary]:
         fmt = self.fmt
         messages = [m for m, (kind, _) in _MESSAGES.items() if kind == fmt.kind]
@@ -1276,18 +1291,7 @@ class _FastReader(_FileReader):
             return self._batch(st, raw_txs, pos + "]", amount, currency, sign, booking, value, status, reversal, flags,
                                acct_ref, ntry_ref, info, code)
         total = amount if sign > 0 else -amount
-        # _count, into one of two sums that run() adds to st.all and st.booked at the end
-        acc = self.counts[0] if booked else self.counts[1]
-        acc[0] += 1
-        acc[1] += amount
-        if sign > 0:
-            acc[2] += amount
-            acc[3] += 1
-            acc[4] += amount
-        else:
-            acc[2] -= amount
-            acc[5] += 1
-            acc[6] += amount
+        self._tally(booked, amount, sign)
         if raw_txs:
             (e2e, t_ref, tx_id, uetr, instr, t_amt, t_ccy, t_cdi, t_code, _, _, _, dn, di, un, ui, cn, ci, vn, vi,
              dacct, cacct, reason, amtdtls, remittance) = raw_txs[0]
@@ -1373,17 +1377,7 @@ class _FastReader(_FileReader):
             return self._batch_lines(st, raw_txs, pos, amount, currency, sign, booking, value, status, reversal,
                                      flags, acct_ref, ntry_ref, info, code)
         booked = status == _BOOKED
-        acc = self.counts[0] if booked else self.counts[1]
-        acc[0] += 1
-        acc[1] += amount
-        if sign > 0:
-            acc[2] += amount
-            acc[3] += 1
-            acc[4] += amount
-        else:
-            acc[2] -= amount
-            acc[5] += 1
-            acc[6] += amount
+        self._tally(booked, amount, sign)
         lines = []
         account = st.account
         entry_code = code
