@@ -16,6 +16,7 @@ from typing import Any
 
 from .ddic import TABLE_AUTH_GROUPS, TABLES, Field
 from .ledger import Item, Ledger, SapMessage, alpha
+from .predicates import Tokens, boolean
 
 
 class AbapException(Exception):
@@ -294,51 +295,15 @@ _TOKEN = re.compile(r"\s*(\(|\)|'(?:[^']|'')*'|<>|<=|>=|=|<|>|[A-Za-z_][A-Za-z0-
 
 def _where(text: str, columns: dict[str, Field]) -> Callable[[dict[str, Any]], bool]:
     """A small Open SQL WHERE clause: comparisons with literals, AND, OR, NOT and parentheses."""
-    tokens = [t for t in _TOKEN.findall(text) if t.strip()]
-    pos = 0
+    tokens = Tokens([t for t in _TOKEN.findall(text) if t.strip()], str.upper,
+                    lambda: AbapException("OPTION_NOT_VALID", f"Incomplete WHERE clause: {text}"))
 
-    def peek() -> str:
-        return tokens[pos].upper() if pos < len(tokens) else ""
-
-    def take() -> str:
-        nonlocal pos
-        if pos >= len(tokens):
-            raise AbapException("OPTION_NOT_VALID", f"Incomplete WHERE clause: {text}")
-        pos += 1
-        return tokens[pos - 1]
-
-    def expr():
-        left = term()
-        while peek() == "OR":
-            take()
-            right = term()
-            left = (lambda a, b: lambda r: a(r) or b(r))(left, right)
-        return left
-
-    def term():
-        left = factor()
-        while peek() == "AND":
-            take()
-            right = factor()
-            left = (lambda a, b: lambda r: a(r) and b(r))(left, right)
-        return left
-
-    def factor():
-        if peek() == "NOT":
-            take()
-            inner = factor()
-            return lambda r: not inner(r)
-        if peek() == "(":
-            take()
-            inner = expr()
-            if take() != ")":
-                raise AbapException("OPTION_NOT_VALID", f"Unbalanced parentheses: {text}")
-            return inner
-        name = take().upper()
+    def comparison(tokens: Tokens):
+        name = tokens.take().upper()
         if name not in columns:
             raise AbapException("OPTION_NOT_VALID", f"Unknown column {name} in WHERE clause: {text}")
-        op = take()
-        literal = take()
+        op = tokens.take()
+        literal = tokens.take()
         if not (literal.startswith("'") and literal.endswith("'")):
             raise AbapException("OPTION_NOT_VALID", f"Literal expected after {name} {op}: {text}")
         value = literal[1:-1].replace("''", "'")
@@ -356,9 +321,6 @@ def _where(text: str, columns: dict[str, Field]) -> Callable[[dict[str, Any]], b
             raise AbapException("OPTION_NOT_VALID", f"Unknown operator {op}: {text}")
         return lambda r: compare(as_text(r.get(name)).rstrip())
 
-    if not tokens:
-        return lambda r: True
-    predicate = expr()
-    if pos != len(tokens):
-        raise AbapException("OPTION_NOT_VALID", f"Unexpected {tokens[pos]!r} in WHERE clause: {text}")
-    return predicate
+    return boolean(tokens, comparison, words=("OR", "AND", "NOT"),
+                   unbalanced=lambda: AbapException("OPTION_NOT_VALID", f"Unbalanced parentheses: {text}"),
+                   unexpected=lambda t: AbapException("OPTION_NOT_VALID", f"Unexpected {t!r} in WHERE clause: {text}"))

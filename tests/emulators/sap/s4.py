@@ -37,6 +37,7 @@ from xml.sax.saxutils import escape
 from lxml import etree
 
 from .ledger import Item, SapMessage
+from .predicates import Tokens, boolean
 
 CUBE_SERVICE = "/sap/opu/odata/sap/API_OPLACCTGDOCITEMCUBE_SRV"
 CUBE = CUBE_SERVICE + "/A_OperationalAcctgDocItemCube"
@@ -94,43 +95,10 @@ _TOKEN = re.compile(r"\s*('(?:[^']|'')*'|\(|\)|[A-Za-z_][A-Za-z0-9_]*|\S+)")
 
 def odata_filter(text: str):
     """``$filter`` with eq/ne between a property and a string or boolean literal, and/or/()."""
-    tokens = _TOKEN.findall(text or "")
-    pos = 0
+    tokens = Tokens(_TOKEN.findall(text or ""), str.lower, lambda: ValueError(f"incomplete $filter: {text}"))
 
-    def take() -> str:
-        nonlocal pos
-        if pos >= len(tokens):
-            raise ValueError(f"incomplete $filter: {text}")
-        pos += 1
-        return tokens[pos - 1]
-
-    def peek() -> str:
-        return tokens[pos].lower() if pos < len(tokens) else ""
-
-    def expr():
-        left = term()
-        while peek() == "or":
-            take()
-            right = term()
-            left = (lambda a, b: lambda r: a(r) or b(r))(left, right)
-        return left
-
-    def term():
-        left = factor()
-        while peek() == "and":
-            take()
-            right = factor()
-            left = (lambda a, b: lambda r: a(r) and b(r))(left, right)
-        return left
-
-    def factor():
-        if peek() == "(":
-            take()
-            inner = expr()
-            if take() != ")":
-                raise ValueError(f"unbalanced parentheses in $filter: {text}")
-            return inner
-        name, op, literal = take(), take().lower(), take()
+    def comparison(tokens: Tokens):
+        name, op, literal = tokens.take(), tokens.take().lower(), tokens.take()
         if literal.startswith("'"):
             value: Any = literal[1:-1].replace("''", "'")
         elif literal in ("true", "false"):
@@ -143,12 +111,9 @@ def odata_filter(text: str):
             return lambda r: r.get(name) != value
         raise ValueError(f"operator {op} is not supported in $filter")
 
-    if not tokens:
-        return lambda r: True
-    predicate = expr()
-    if pos != len(tokens):
-        raise ValueError(f"unexpected {tokens[pos]!r} in $filter: {text}")
-    return predicate
+    return boolean(tokens, comparison, words=("or", "and", None),
+                   unbalanced=lambda: ValueError(f"unbalanced parentheses in $filter: {text}"),
+                   unexpected=lambda t: ValueError(f"unexpected {t!r} in $filter: {text}"))
 
 
 class S4Surface:
