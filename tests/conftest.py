@@ -59,7 +59,10 @@ class Workspace:
         return sorted(p for p in (self.root / "archive").rglob("*") if p.is_file())
 
     def quarantined(self) -> list[Path]:
-        return sorted(p for p in (self.root / "quarantine").glob("*") if not p.name.endswith(".reason.txt"))
+        # The reason note is written through a hidden temporary file first (fsutil.write_atomic), so a
+        # poll can catch ``.name.reason.txt.tmp`` before the file itself has moved in.
+        return sorted(p for p in (self.root / "quarantine").glob("*")
+                      if not p.name.endswith(".reason.txt") and not p.name.startswith("."))
 
     def statement(self, name: str, payments: list[tuple[str, Decimal]], *, start: int = 1,
                   extra_rows: list[list[str]] | None = None) -> bytes:
