@@ -19,6 +19,8 @@ _DIGITS = re.compile(r"\d+")
 #: Keys of one account's current day that :class:`Ordinals` keeps in memory (some 3 MiB)
 #: before it moves them to disk.
 MEMORY_KEYS = 1 << 15
+#: Bits of the Bloom filter over the keys on disk (1 MiB, allocated only when keys spill).
+BLOOM_BITS = 1 << 23
 
 
 _RETURNING = sqlite3.sqlite_version_info >= (3, 35)
@@ -36,10 +38,17 @@ class Ordinals:
     every key of the day is remembered: up to ``memory_keys`` of them in a dict (an 8-byte digest
     each, some 100 bytes with the dict's own cost), beyond that in a private temporary SQLite
     database, which holds a bounded page cache in memory and the rest on disk. A busy account's
-    one-day statement thus parses in bounded memory, at some 4 µs more per line past the limit.
+    one-day statement thus parses in bounded memory.
+
+    Once keys are on disk, most lines still carry a key never seen before, and asking the database
+    about each one cost some 5 µs a line (a fifth of camt's whole budget). So new keys collect in
+    the dict again and go to disk ``memory_keys`` at a time, and a fixed-size Bloom filter of what
+    is on disk (``bloom_bits``, 1 MiB) says which keys cannot be there: only its positives, true
+    repeats and a few false ones (0.1 % at 100,000 keys on disk, 3 % at 800,000), cost a
+    database lookup.
     """
 
-    def __init__(self, memory_keys: int = MEMORY_KEYS) -> None:
+    def __init__(self, memory_keys: int = MEMORY_KEYS, bloom_bits: int = BLOOM_BITS) -> None:
         self._day: dict[str, dt.date] = {}
         self._seen: dict[str, dict[bytes, int]] = {}  # normalised account -> digest -> times seen
         self._keep_all: set[str] = set()
@@ -47,6 +56,9 @@ class Ordinals:
         self._memory_keys = memory_keys
         self._disk: sqlite3.Connection | None = None
         self._on_disk: set[str] = set()  # accounts whose keys moved to the database
+        self._bloom_bits = bloom_bits
+        self._bloom: bytearray | None = None  # allocated at the first spill
+        self._salt: dict[str, int] = {}  # per account, so one filter serves every account on disk
 
     def __call__(self, account: str, booking_date: dt.date, bank_reference: str, amount: Decimal) -> int:
         acct = self._accounts.get(account)
@@ -59,14 +71,18 @@ class Ordinals:
         # ordinals must come out the same in every run.
         key = hashlib.blake2b(f"{booking_date.isoformat()}\x1f{bank_reference.strip()}\x1f{amount.normalize()}"
                               .encode(), digest_size=8).digest()
-        if acct in self._on_disk:
-            return self._count_on_disk(acct, key)
         seen = self._seen[acct]
-        ordinal = seen.get(key, 0)
-        seen[key] = ordinal + 1
+        ordinal = seen.get(key)
+        if ordinal is not None:
+            seen[key] = ordinal + 1
+            return ordinal
+        if acct in self._on_disk:
+            if self._bloom_check(acct, key):
+                return self._count_on_disk(acct, key)
+        seen[key] = 1
         if len(seen) > self._memory_keys:
             self._move_to_disk(acct)
-        return ordinal
+        return 0
 
     def _normalise(self, account: str) -> str:
         if len(self._accounts) > 1024:  # a file has a handful of accounts; anything else is not worth caching
@@ -89,7 +105,24 @@ class Ordinals:
                 self._keep_all.add(acct)
         self._day[acct] = max(booking_date, current or booking_date)
 
+    def _bloom_check(self, acct: str, key: bytes) -> bool:
+        """Whether ``key`` may be on disk for ``acct`` (never a false "no"); notes it as on disk.
+
+        Two bits per key, taken from the two halves of the (already random) digest: some 0.1 %
+        false positives at 100,000 keys, 3 % at 800,000, and each one only costs a lookup."""
+        bloom, m = self._bloom, self._bloom_bits
+        assert bloom is not None
+        x = int.from_bytes(key, "little") ^ self._salt[acct]
+        b1, b2 = (x & 0xFFFFFFFF) % m, (x >> 32) % m
+        i1, i2, m1, m2 = b1 >> 3, b2 >> 3, 1 << (b1 & 7), 1 << (b2 & 7)
+        present = bool(bloom[i1] & m1 and bloom[i2] & m2)
+        bloom[i1] |= m1
+        bloom[i2] |= m2
+        return present
+
     def _move_to_disk(self, acct: str) -> None:
+        """Send the dict's keys for ``acct`` to the database (the first spill, then every time the
+        dict fills up again with new keys) and note them in the filter."""
         if self._disk is None:
             # "": a private temporary database, deleted when the connection closes. No journal and
             # one open transaction: nothing in it outlives this object.
@@ -98,7 +131,16 @@ class Ordinals:
                 "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -2048;"
                 "CREATE TABLE seen (account TEXT, key BLOB, n INTEGER NOT NULL, PRIMARY KEY (account, key))"
                 " WITHOUT ROWID; BEGIN")
+            self._bloom = bytearray((self._bloom_bits + 7) // 8)
+        if acct not in self._salt:
+            self._salt[acct] = int.from_bytes(hashlib.blake2b(acct.encode(), digest_size=8).digest(), "little")
         seen = self._seen[acct]
+        if acct not in self._on_disk:  # later spills hold only keys the filter has already noted
+            for k in seen:
+                self._bloom_check(acct, k)
+        # A key is in the dict only while it is not on disk: a plain insert, which fails loudly
+        # rather than miscounting should that ever not hold. (Sorting the batch first cost more
+        # than it saved.)
         self._disk.executemany("INSERT INTO seen VALUES (?, ?, ?)", ((acct, k, n) for k, n in seen.items()))
         seen.clear()
         self._on_disk.add(acct)
