@@ -120,7 +120,7 @@ class Poster:
         for attempt in retrying:
             with attempt:
                 if unknown:
-                    found = connector.find_posting(posting.key) if reversal else connector.find_step(posting, step, done)
+                    found = self._look_up(connector, posting, step, done, reversal)
                     if found is not None:
                         return found, True
                 self._mark_in_flight(posting.key, step)
@@ -130,6 +130,18 @@ class Poster:
                 crash_point("poster.after_post")
                 return result, False
         raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    @staticmethod
+    def _look_up(connector: ErpConnector, posting: Posting, step: str, done: dict[str, PostingResult],
+                 reversal: bool) -> PostingResult | None:
+        """Whether the ERP already made this step. A refusal *to answer* (a missing authorisation
+        for the lookup, say) leaves the outcome unknown: reported as failed, finance would redo by
+        hand what the ERP may have done. So it defers, and the step is checked again next time."""
+        try:
+            return connector.find_posting(posting.key) if reversal else connector.find_step(posting, step, done)
+        except PermanentError as exc:
+            raise RetryableError(f"could not check whether the ERP already made step {step!r} of {posting.key}, "
+                                 f"so it is not sent again until that can be checked: {exc.erp_message or exc}") from exc
 
     def _done_steps(self, key: str) -> dict[str, PostingResult]:
         rows = self.db.conn.execute("SELECT step, document, detail FROM outbox_steps WHERE key = ?", (key,))

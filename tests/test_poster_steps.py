@@ -119,3 +119,45 @@ def test_refused_second_step_keeps_the_first_and_reaches_finance(tmp_path):
         ("failed", "clear", "F5 201: Período 11/2026 cerrado para compensar")]
     [path] = [p for p in summary.exception_files if p.suffix == ".csv"]  # the workbook's CSV twin
     assert "F5 201" in path.read_text(encoding="utf-8-sig")
+
+
+def test_a_lookup_that_cannot_answer_keeps_the_outcome_unknown_not_failed(tmp_path):
+    """The answer of a receipt is lost, then the lookup itself is refused (the ERP user lacks the
+    authorisation to read back, say): the posting must stay in flight, never be reported failed
+    (finance would redo what the ERP did) nor re-sent; once the lookup works, it is found."""
+    from conciliador.errors import PermanentError, RetryableError
+
+    class BlindAfterTimeout(TwoStepErp):
+        can_look = False
+
+        def post_step(self, posting, step, done):
+            result = super().post_step(posting, step, done)
+            if step == "receipt":
+                raise RetryableError("timed out waiting for the ERP")
+            return result
+
+        def find_step(self, posting, step, done):
+            if not type(self).can_look:
+                raise PermanentError("no authorisation to read documents",
+                                     erp_message="User RFC_CONC may not call RFC_READ_TABLE (S_RFC)")
+            return super().find_step(posting, step, done)
+
+    ws = make_workspace(tmp_path / "ws", invoices=1)
+    (ws.inbox / "s.csv").write_bytes(ws.statement("s", [(f"PAGO {r}", t) for _, r, _, t in ws.invoices]))
+    agent = _agent(ws, BlindAfterTimeout)
+    try:
+        summary = agent.run_once()
+        assert summary.failed == 0 and summary.posted == 0
+        [(state, step, error)] = ws.query("SELECT state, step, last_error FROM outbox")
+        assert (state, step) == ("in_flight", "receipt")
+        assert "could not check whether the ERP already made step 'receipt'" in error and "S_RFC" in error
+        erp = TwoStepErp(TwoStepErp.Settings(folder=ws.root / "erp"), company="acme")
+        assert len(erp.receipts()) == 1, "the receipt was sent again although its outcome was unknown"
+
+        BlindAfterTimeout.can_look = True
+        with agent.rt.db.transaction() as conn:  # due now rather than after retry_after_seconds
+            conn.execute("UPDATE outbox SET next_attempt_at = NULL")
+        assert agent.run_once().posted == 1
+    finally:
+        agent.close()
+    _assert_each_step_once(ws, 1)
