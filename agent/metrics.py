@@ -53,7 +53,8 @@ class Metrics:
         host, _, port = listen.rpartition(":")
         self._server, _thread = start_http_server(int(port), addr=host.strip("[]") or "127.0.0.1",
                                                   registry=self.registry)
-        log.info("metrics_listening", address=listen)
+        # Port 0 lets the system pick a free one (tests): the log names the port actually bound.
+        log.info("metrics_listening", address=f"{host or '127.0.0.1'}:{self.port}")
 
     @property
     def port(self) -> int | None:
@@ -67,6 +68,14 @@ class Metrics:
 
     def record(self, summary: RunSummary, db: Database, started: float) -> None:
         """Count what one round did and refresh the gauges from the store."""
+        # Gauges first: a scrape between the two halves then never sees a round counted whose
+        # outbox and waiting lines are not refreshed yet.
+        counts = dict(db.conn.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
+        for state in OUTBOX_STATES:
+            self.outbox.labels(state).set(counts.get(state, 0))
+        self.waiting.set(db.conn.execute(
+            "SELECT count(*) FROM decisions WHERE superseded_by IS NULL AND kind IN ('suggest', 'unmatched')"
+        ).fetchone()[0])
         for outcome in summary.files:
             self.files.labels(outcome.status).inc()
             self.lines.inc(outcome.lines)
@@ -77,12 +86,6 @@ class Metrics:
         for outcome in ("posted", "failed", "deferred"):
             if count := getattr(summary, outcome):
                 self.postings.labels(outcome).inc(count)
-        counts = dict(db.conn.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
-        for state in OUTBOX_STATES:
-            self.outbox.labels(state).set(counts.get(state, 0))
-        self.waiting.set(db.conn.execute(
-            "SELECT count(*) FROM decisions WHERE superseded_by IS NULL AND kind IN ('suggest', 'unmatched')"
-        ).fetchone()[0])
         if summary.files or summary.reconcile.decided or summary.posted or summary.failed or summary.deferred:
             self.rounds.observe(time.monotonic() - started)
         self.last_round.set(time.time())

@@ -13,6 +13,7 @@ import re
 import shutil
 import struct
 import subprocess
+import time
 import zlib
 from decimal import Decimal
 from html.parser import HTMLParser
@@ -25,6 +26,18 @@ from conciliador.report import Period
 from conciliador.store import Database
 
 PERIOD = Period(dt.date(2026, 11, 1), dt.date(2026, 11, 30))
+
+
+@pytest.fixture(autouse=True)
+def bogota_days(monkeypatch):
+    """The report counts finance's days in the machine's local time, and the fixtures place
+    instants at 13:00-20:00 UTC: east of UTC+4 some fall on the next day. The tests are written for
+    the product's home, Bogotá (UTC-5, no daylight saving), whatever zone the machine is in."""
+    monkeypatch.setenv("TZ", "America/Bogota")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 def at(day: str, hour: int = 12) -> str:

@@ -59,7 +59,9 @@ def _unwritable(folder: Path):
         finally:
             folder.chmod(0o755)
         return
-    subprocess.run(["chattr", "+i", str(folder)], check=True)
+    made = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, text=True)
+    if made.returncode != 0:  # needs CAP_LINUX_IMMUTABLE and ext4/xfs: not in every container or tmpfs
+        pytest.skip(f"root cannot make {folder} unwritable here: chattr said {made.stderr.strip()!r}")
     try:
         yield
     finally:

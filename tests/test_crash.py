@@ -59,7 +59,7 @@ def _run_once_with(ws: Workspace, connector_class):
 def test_crash_at_named_point_then_restart(tmp_path, daemon_factory, point):
     ws = make_workspace(tmp_path / "ws", invoices=PAYMENTS)
     (ws.inbox / "extracto.csv").write_bytes(_statement(ws))
-    d = daemon_factory(ws, env={"CONCILIADOR_CRASH_AT": f"{point}:7"})
+    d = daemon_factory(ws, env={"CONCILIADOR_CRASH_AT": f"{point}:7"}, may_exit=True)
     code = d.proc.wait(60)
     assert code == -signal.SIGKILL, d.output()
     pending = ws.query("SELECT count(*) FROM outbox WHERE state != 'posted'")[0][0]

@@ -11,7 +11,7 @@ from pathlib import Path
 import openpyxl
 
 from conftest import cli
-from report_support import ACME, PERIOD, HtmlFigures, assert_workbook_matches_html, build
+from report_support import ACME, PERIOD, HtmlFigures, assert_workbook_matches_html, bogota_days, build  # noqa: F401 (autouse)
 
 from conciliador.config import load_config
 from conciliador.report import daily_due, write_report

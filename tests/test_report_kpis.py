@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from report_support import ACME, PERIOD, build
+from report_support import ACME, PERIOD, bogota_days, build  # noqa: F401 (autouse)
 
 from conciliador.report import Period, build_report
 from conciliador.report.figures import aging_bucket, lag_bucket, p90, unapplied_age_bucket

@@ -95,13 +95,18 @@ def test_workbook_holds_the_page_figures(agent_report):
 @pytest.mark.slow
 def test_running_agent_writes_the_daily_report(tmp_path, daemon_factory):
     ws = make_workspace(tmp_path / "ws", extra_config='[report]\ndaily_at = "00:00"\n')
+    days = {dt.date.today()}
     d = daemon_factory(ws)
-    today = dt.date.today().isoformat()
-    report = ws.root / "reports" / f"informe-{today}.html"
-    wait_for(report.exists, 30, "the daily report")
+    # The day the agent saw: today's, or tomorrow's if local midnight passed meanwhile.
+    found = wait_for(lambda: [ws.root / "reports" / f"informe-{day.isoformat()}.html"
+                              for day in days | {dt.date.today()}
+                              if (ws.root / "reports" / f"informe-{day.isoformat()}.html").exists()],
+                     30, "the daily report")
+    report = found[0]
+    today = report.stem.removeprefix("informe-")
     assert "Informe de recaudo y cartera" in report.read_text(encoding="utf-8")
     assert (ws.root / "reports" / f"informe-{today}.xlsx").exists()
     assert d.stop() == 0
     written = [json.loads(line) for line in d.output().splitlines() if '"report_written"' in line]
     assert [(e["html"], e["start"], e["end"]) for e in written] == [
-        (str(report), (dt.date.today() - dt.timedelta(days=29)).isoformat(), today)]
+        (str(report), (dt.date.fromisoformat(today) - dt.timedelta(days=29)).isoformat(), today)]

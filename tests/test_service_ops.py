@@ -3,6 +3,7 @@ $NOTIFY_SOCKET, and Prometheus metrics that follow the work the agent does."""
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import urllib.request
@@ -15,10 +16,11 @@ from conftest import make_workspace, wait_for
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _bound_port(log: str) -> int | None:
+    for line in log.splitlines():
+        if line.startswith("{") and (event := json.loads(line)).get("event") == "metrics_listening":
+            return int(event["address"].rpartition(":")[2])
+    return None
 
 
 def _scrape(port: int) -> dict[str, float]:
@@ -32,9 +34,10 @@ def _scrape(port: int) -> dict[str, float]:
 
 
 def test_service_reports_readiness_and_metrics(tmp_path, daemon_factory):
-    port = _free_port()
+    # Port 0: the agent binds a free port and logs it (no window in which another process could
+    # take a port picked here and released).
     ws = make_workspace(tmp_path / "ws", invoices=5, stable_seconds=0.1,
-                        extra_config=f'\n[metrics]\nlisten = "127.0.0.1:{port}"\n')
+                        extra_config='\n[metrics]\nlisten = "127.0.0.1:0"\n')
     notify_path = tmp_path / "notify.sock"
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     listener.bind(str(notify_path))
@@ -43,6 +46,7 @@ def test_service_reports_readiness_and_metrics(tmp_path, daemon_factory):
         d = daemon_factory(ws, env={"NOTIFY_SOCKET": str(notify_path)})
         first = listener.recv(4096).decode()
         assert "READY=1" in first and "STATUS=watching" in first, first
+        port = wait_for(lambda: _bound_port(d.output()), 10, "the metrics port in the log")
         before = _scrape(port)
         assert before[f'conciliador_info{{version="{__version__}"}}'] == 1
 
@@ -72,3 +76,44 @@ def test_service_reports_readiness_and_metrics(tmp_path, daemon_factory):
         listener.close()
     with pytest.raises(OSError):  # the endpoint goes away with the agent
         _scrape(port)
+
+
+def test_notify_gives_up_on_a_full_socket_and_watchdog_is_rate_limited(tmp_path, monkeypatch):
+    """A reader that stops reading (systemd stuck, a test that reads one message) must not hang
+    the agent: sends give up after a second. And the loop, which goes round several times a
+    second, sends WATCHDOG=1 at most twice per WatchdogSec."""
+    import time
+
+    from conciliador import sdnotify
+
+    path = tmp_path / "notify.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(path))
+    monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+    try:
+        filler = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        filler.connect(str(path))
+        filler.setblocking(False)
+        with pytest.raises(BlockingIOError):  # fill the queue: no one reads
+            for _ in range(10_000):
+                filler.send(b"X=1")
+        filler.close()
+        started = time.monotonic()
+        assert sdnotify.notify("WATCHDOG=1") is False
+        assert time.monotonic() - started < 5
+
+        while True:  # drain, then the rate limit alone decides
+            listener.setblocking(False)
+            try:
+                listener.recv(64)
+            except BlockingIOError:
+                break
+        monkeypatch.setenv("WATCHDOG_USEC", "600000")  # WatchdogSec=0.6: at most every 0.3 s
+        monkeypatch.setattr(sdnotify, "_last_watchdog", float("-inf"))
+        assert sdnotify.watchdog() is True
+        assert sdnotify.watchdog() is False
+        time.sleep(0.35)
+        assert sdnotify.watchdog() is True
+        assert [listener.recv(64) for _ in range(2)] == [b"WATCHDOG=1"] * 2
+    finally:
+        listener.close()

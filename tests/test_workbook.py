@@ -62,7 +62,9 @@ def written(tmp_path) -> tuple[Workspace, Path]:
 
 def test_sheets_layout_and_formats(written):
     ws, path = written
-    assert re.fullmatch(rf"excepciones-{dt.date.today().isoformat()}-acme\.xlsx", path.name)
+    day = re.fullmatch(r"excepciones-(\d{4}-\d{2}-\d{2})-acme\.xlsx", path.name).group(1)
+    # the processing day: today, or yesterday if local midnight passed since the agent ran
+    assert dt.date.today() - dt.date.fromisoformat(day) in (dt.timedelta(0), dt.timedelta(days=1)), path.name
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames == ["Pendientes", "Aplicados hoy", "Resumen", "Instrucciones"]
     pending, applied = wb["Pendientes"], wb["Aplicados hoy"]
