@@ -11,7 +11,7 @@ A plugin module also declares the plugin API it was written for (see :data:`PLUG
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .contracts import HEAD_BYTES, BankFormat, ConnectorSettings, ErpConnector, ReferenceExtractor
+from .contracts import HEAD_BYTES, MAYBE_BELOW, BankFormat, ConnectorSettings, ErpConnector, ReferenceExtractor
 from .errors import ConciliadorError, ConfigError, ConnectorError, PermanentError, RetryableError, StatementError
 from .hookspecs import hookimpl
 from .pluginhost import PLUGIN_API_VERSION
@@ -38,6 +38,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 __all__ = [
     "HEAD_BYTES",
+    "MAYBE_BELOW",
     "Application",
     "BankFormat",
     "CheckResult",

@@ -24,6 +24,10 @@ ParsedItem = StatementLine | StatementSummary
 HEAD_BYTES = 8192
 """How many leading bytes of a file :meth:`BankFormat.detect` receives."""
 
+MAYBE_BELOW = 0.5
+"""A :meth:`BankFormat.detect` score above 0.0 and below this is a "maybe": the core then asks
+:meth:`BankFormat.detect_file` for a better one."""
+
 
 class BankFormat(abc.ABC):
     """A family of bank statement files (camt.053, MT940, a bank's CSV export ...).
@@ -43,6 +47,25 @@ class BankFormat(abc.ABC):
         ``head`` is the first :data:`HEAD_BYTES` bytes. Decide by content; the file name is a
         hint at most (banks and people rename files). Must not raise on garbage: return 0.0.
         """
+
+    def detect_file(self, stream: IO[bytes], filename: str) -> float | None:
+        """Optionally look further into a file than :meth:`detect` can, and return a better score.
+
+        The core calls it only when :meth:`detect` answered "maybe", a score above 0.0 and below
+        :data:`MAYBE_BELOW` (0.5): a container whose telling part lies beyond the first
+        :data:`HEAD_BYTES` bytes, such as an XLSX, whose cell texts Excel keeps near the end of the
+        zip. ``stream`` is the whole file, binary and seekable, at position 0; leave it open. The
+        number returned (0.0 to 1.0) replaces the :meth:`detect` score; ``None`` keeps it. The
+        default returns ``None``: a format that needs no second look does not override this.
+
+        Keep the work bounded whatever the file's size: read what locates the part you need (a
+        zip's central directory) and a few records, never the whole file; the core calls it while
+        choosing a format, for every format that said "maybe". Must not raise: an exception is
+        logged and counts as "not mine" (0.0), like one from :meth:`detect`.
+
+        Added in plugin API 1.3: a plugin overriding it declares ``CONCILIADOR_PLUGIN_API = "1.3"``.
+        """
+        return None
 
     @abc.abstractmethod
     def parse(self, stream: IO[bytes], filename: str) -> Iterator[ParsedItem]:

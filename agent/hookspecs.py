@@ -40,9 +40,10 @@ def conciliador_bank_formats() -> list[BankFormat]:
     """Return the bank statement formats this plugin reads, as :class:`BankFormat` instances.
 
     Called once per configuration load. For every file in the inbox, the core calls each
-    format's ``detect(head, filename)`` and parses with the highest score above zero; ties are
-    broken by format name so detection is deterministic. Names must be unique across plugins;
-    a clash is refused at load with both plugins named.
+    format's ``detect(head, filename)`` (and, for a "maybe" below 0.5, ``detect_file(stream,
+    filename)``) and parses with the highest score above zero; ties are broken by format name so
+    detection is deterministic. Names must be unique across plugins; a clash is refused at load
+    with both plugins named.
     """
 
 

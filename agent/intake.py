@@ -19,7 +19,7 @@ from .contracts import BankFormat
 from .errors import StatementError
 from .models import StatementLine, StatementSummary, normalise_account
 from .runtime import Runtime
-from .statements import Checked, StatementChecker, detect
+from .statements import Checked, StatementChecker, detect, unrecognised
 from .store import utcnow
 
 log = structlog.get_logger(__name__)
@@ -62,11 +62,11 @@ class Intake:
         if known is not None:
             return self._already_known(path, size, sha, known["id"], Path(known["stored_path"]))
 
-        fmt, scores = detect(path, self.rt.formats)
+        fmt, _scores = detect(path, self.rt.formats)
         if fmt is None:
-            tried = ", ".join(f"{n} {s:.2f}" for n, s in scores) or "none installed"
-            return self._quarantine(path, size, sha, "No installed bank format recognises this file "
-                                    f"(scores: {tried}). Check that it is a bank statement, or install the plugin for its format.")
+            reason = unrecognised(path, self.rt.formats)
+            return self._quarantine(path, size, sha, f"{reason[0].upper()}{reason[1:]}. Check that it is a bank "
+                                    "statement, or install the plugin for its format.")
         target = fsutil.free_name(self._archive_folder(), path.name)
         try:
             with self.db.transaction() as conn:

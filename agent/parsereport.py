@@ -10,7 +10,7 @@ from pathlib import Path
 from .contracts import BankFormat
 from .errors import StatementError
 from .models import StatementLine, StatementSummary
-from .statements import Checked, StatementChecker, detect
+from .statements import Checked, StatementChecker, detect, unrecognised
 
 
 @dataclass
@@ -37,7 +37,7 @@ def parse_file(path: Path, formats: list[BankFormat], *, keep: int = 10, strict_
     report = ParseReport(path)
     fmt, report.scores = detect(path, formats)
     if fmt is None:
-        report.error = "no installed bank format recognises this file"
+        report.error = unrecognised(path, formats)
         return report
     report.format = fmt.name
     checker = StatementChecker(strict_balances=strict_balances)

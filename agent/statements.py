@@ -14,7 +14,7 @@ from pathlib import Path
 
 import structlog
 
-from .contracts import HEAD_BYTES, BankFormat
+from .contracts import HEAD_BYTES, MAYBE_BELOW, BankFormat
 from .errors import StatementError
 from .models import StatementLine, StatementSummary, normalise_account
 
@@ -22,7 +22,13 @@ log = structlog.get_logger(__name__)
 
 
 def detect(path: Path, formats: list[BankFormat]) -> tuple[BankFormat | None, list[tuple[str, float]]]:
-    """The format with the highest score above zero (ties broken by name), and every score."""
+    """The format with the highest score above zero (ties broken by name), and every score.
+
+    Each format's :meth:`~BankFormat.detect` sees the first :data:`HEAD_BYTES` bytes; a format that
+    answers "maybe" (above 0 and below :data:`MAYBE_BELOW`) is then asked
+    :meth:`~BankFormat.detect_file` on the whole file, whose answer replaces its score unless it is
+    None. A format whose detect or detect_file raises says no, and the error is logged.
+    """
     with open(path, "rb") as fh:
         head = fh.read(HEAD_BYTES)
     scores: list[tuple[float, str, BankFormat]] = []
@@ -32,10 +38,39 @@ def detect(path: Path, formats: list[BankFormat]) -> tuple[BankFormat | None, li
         except Exception as exc:  # a detect() that raises is a plugin bug: that format just says no
             log.warning("detect_failed", format=fmt.name, file=path.name, error=repr(exc))
             continue
+        if 0 < score < MAYBE_BELOW:
+            try:
+                # A stream of its own for each format: one that moves, wraps or closes it cannot
+                # disturb the next.
+                with open(path, "rb") as stream:
+                    refined = fmt.detect_file(stream, path.name)
+                if refined is not None:
+                    score = float(refined)
+            except Exception as exc:
+                log.warning("detect_failed", format=fmt.name, file=path.name, error=repr(exc), method="detect_file")
+                continue
         if score > 0:
             scores.append((min(score, 1.0), fmt.name, fmt))
     scores.sort(key=lambda s: (-s[0], s[1]))
     return (scores[0][2] if scores else None), [(n, s) for s, n, _ in scores]
+
+
+def unrecognised(path: Path, formats: list[BankFormat]) -> str:
+    """Why no format was chosen for ``path``: one sentence for the quarantine note and ``conciliador parse``."""
+    text = "no installed bank format recognises this file"
+    text += f" (none of the {len(formats)} installed formats said it is theirs)" if formats else " (none is installed)"
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError:
+        head = b""
+    suffix = path.suffix.lower()
+    if head.startswith(b"PK\x03\x04") and suffix in (".xlsx", ".xlsm"):
+        text += (". It is an Excel workbook: bank exports in Excel are read through bank profiles, and none of them "
+                 "has this workbook's header row (docs/bank-profiles.md says how to add one)")
+    elif head.startswith(b"\xd0\xcf\x11\xe0") and suffix == ".xls":
+        text += ". It is an old Excel .xls workbook: open it in Excel, save it as .xlsx and drop that file instead"
+    return text
 
 
 @dataclass(frozen=True)

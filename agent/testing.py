@@ -51,7 +51,7 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import ValidationError
 
-from .contracts import HEAD_BYTES, BankFormat, ConnectorSettings, ErpConnector
+from .contracts import HEAD_BYTES, MAYBE_BELOW, BankFormat, ConnectorSettings, ErpConnector
 from .errors import ConnectorError, PermanentError, RetryableError, StatementError
 from .models import (
     Application,
@@ -929,12 +929,17 @@ class BankFormatConformance:
 
     def test_detects_own_samples(self, case: BankFormatCase) -> None:
         """Each good sample scores above 0 from its first HEAD_BYTES bytes, also under another file
-        name (content decides; the name is a hint at most)."""
+        name (content decides; the name is a hint at most); where that score is a "maybe" (below
+        MAYBE_BELOW), ``detect_file`` on the whole sample keeps it (None) or gives one above 0."""
         for sample in case.good:
-            head = sample.path.read_bytes()[:HEAD_BYTES]
+            data = sample.path.read_bytes()
             for name in (sample.path.name, "renamed.dat"):
-                score = case.format.detect(head, name)
+                score = case.format.detect(data[:HEAD_BYTES], name)
                 assert isinstance(score, (int, float)) and 0 < score <= 1, f"{sample.path.name} as {name}: {score!r}"
+                if score < MAYBE_BELOW:
+                    refined = case.format.detect_file(io.BytesIO(data), name)
+                    assert refined is None or (isinstance(refined, (int, float)) and 0 < refined <= 1), \
+                        f"{sample.path.name} as {name}: detect_file gave {refined!r}"
 
     def test_agent_reads_own_samples(self, case: BankFormatCase) -> None:
         """With every installed format competing, the agent picks this format for each good sample
@@ -951,7 +956,8 @@ class BankFormatConformance:
 
     def test_ignores_foreign_samples(self, case: BankFormatCase) -> None:
         """Files of other formats and of no format score 0.0 (unless the format names them in
-        ``claims``), and so does an empty head; ``detect`` never raises on them."""
+        ``claims``), and so does an empty head; ``detect`` never raises on them, and neither does
+        ``detect_file``, which must not claim them either (it returns None or 0.0)."""
         claimed = []
         foreign = {n: d for n, d in FOREIGN_SAMPLES.items() if n not in case.claims}
         foreign.update({str(p): p.read_bytes() for p in case.foreign})
@@ -959,6 +965,9 @@ class BankFormatConformance:
             score = case.format.detect(data[:HEAD_BYTES], f"sample-{name}.txt")
             if score != 0:
                 claimed.append(f"{name} ({score})")
+            refined = case.format.detect_file(io.BytesIO(data), f"sample-{name}.txt")
+            if refined is not None and refined != 0:
+                claimed.append(f"{name} (detect_file {refined})")
         assert not claimed, f"{case.format.name} claims foreign files: {', '.join(claimed)}"
 
     def test_detect_never_raises(self, case: BankFormatCase) -> None:

@@ -4,6 +4,8 @@ reads for a bad row, and the errors an administrator reads for a bad profile.
 
 The samples in tests/data/banks/profiles were written by make_samples.py there (no public export
 of these banks exists; the layouts are to be confirmed with a pilot customer's real export).
+Bancolombia's "Descargar movimientos" export, documented from real files by another project, has
+its own tests and generator (test_bank_profiles_bancolombia.py, make_bancolombia_movimientos.py).
 """
 
 from __future__ import annotations
@@ -101,13 +103,23 @@ SIGNED_HEADER = "Fecha,Fecha valor,Detalle,Comprobante,Valor,Naturaleza,Tercero,
 
 # -- the shipped profiles ---------------------------------------------------------------------------
 
+DOCUMENTED = {"profile:bancolombia-movimientos", "profile:bancolombia-movimientos-csv"}
+
+
 def test_shipped_profiles_load_and_say_they_are_unconfirmed(shipped):
     assert set(shipped) == {"profile:bancolombia", "profile:davivienda", "profile:banco-de-bogota",
-                            "profile:bbva-colombia"}
-    for fmt in shipped.values():
+                            "profile:bbva-colombia"} | DOCUMENTED
+    for name, fmt in shipped.items():
         assert fmt.profile.confirmed is False
         assert "unconfirmed" in fmt.description
-        assert "TO BE CONFIRMED WITH A REAL EXPORT FROM A PILOT CUSTOMER" in fmt.source.read_text(encoding="utf-8")
+        comment = fmt.source.read_text(encoding="utf-8")
+        if name in DOCUMENTED:  # from another project's documentation of real files, cited
+            assert "DOCUMENTED FROM REAL FILES, NOT YET CONFIRMED HERE" in comment
+            assert "ingcarlostello/xtrakto" in comment and "Appendix A" in comment and "A.2" in comment
+            assert "documented from real files" in fmt.description
+        else:  # guesses
+            assert "TO BE CONFIRMED WITH A REAL EXPORT FROM A PILOT CUSTOMER" in comment
+            assert "documented" not in fmt.description
 
 
 @pytest.mark.parametrize("sample, expected", [
@@ -214,12 +226,20 @@ def excel_like(source: Path, target: Path) -> Path:
     return target
 
 
-def test_xlsx_detection_falls_back_to_a_low_score_and_the_file_name_hint(shipped, tmp_path):
+def test_xlsx_detection_guesses_from_the_head_then_reads_the_header_rows(shipped, tmp_path):
     fmt = shipped["profile:banco-de-bogota"]
     path = excel_like(DATA / "bogota_movimientos_2026-11.xlsx", tmp_path / "movimientos_nov.xlsx")
+    # The quick look: a guess, raised a little by the file name hint; CSV profiles say no.
     assert fmt.detect(head_of(path), "movimientos_nov.xlsx") == 0.3
     assert fmt.detect(head_of(path), "export.xlsx") == 0.2
-    assert all(f.detect(head_of(path), path.name) == 0.0 for n, f in shipped.items() if n != fmt.name)
+    xlsx = {n for n, f in shipped.items() if f.profile.file_type == "xlsx"}
+    assert all(f.detect(head_of(path), path.name) == 0.0 for n, f in shipped.items() if n not in xlsx)
+    # The second look reads the rows: this profile's header and title, and not the other XLSX profile's header.
+    with open(path, "rb") as stream:
+        assert fmt.detect_file(stream, path.name) == 0.95
+        stream.seek(0)
+        assert shipped["profile:bancolombia-movimientos"].detect_file(stream, path.name) == 0.0
+    assert all(f.detect_file(io.BytesIO(b""), "x.csv") is None for n, f in shipped.items() if n not in xlsx)
     lines, _ = parse_path(fmt, path)
     assert len(lines) == 3
 

@@ -6,12 +6,20 @@ per export, a *profile* (one TOML file, no code) says where things are, and each
 one :class:`BankFormat` named ``profile:<name>``, detected by content (its header cells and title
 texts).
 
-The shipped profiles (``csv_profiles/*.toml``: Bancolombia, Davivienda, Banco de Bogotá, BBVA
-Colombia) are designs from what /work/shared/reference/bank-formats.md section 6 says to expect,
-because no public sample of these exports exists: each is marked ``confirmed = false``, "to be
-confirmed with a real export from a pilot customer". Users add their own with
-:func:`load_profiles` (a folder of TOML files, validated: a bad key raises
-:class:`conciliador.ConfigError` naming the file, key and value).
+The shipped profiles (``csv_profiles/*.toml``) are of two kinds. Bancolombia's "Descargar
+movimientos" export (XLSX, and its CSV re-save from Excel) follows an independent project's
+documentation of real files (each file's header comment cites it). The others (Bancolombia
+Sucursal Virtual Empresas, Davivienda, Banco de Bogotá, BBVA Colombia) are designs from what
+/work/shared/reference/bank-formats.md section 6 says to expect, because no public sample of these
+exports exists. None has been checked against a real file here, so each is marked ``confirmed =
+false``. Users add their own with :func:`load_profiles` (a folder of TOML files, validated: a bad
+key raises :class:`conciliador.ConfigError` naming the file, key and value).
+
+Detection: a CSV's title and header rows are in its first 8 KiB. An XLSX's usually are not (Excel
+keeps cell texts in sharedStrings.xml, near the end of the zip), so :meth:`ProfileFormat.detect`
+answers "maybe" for an XLSX it cannot read there, and :meth:`ProfileFormat.detect_file` then reads
+the first ``detect.search_rows`` rows of the profile's sheet (after the zip checks below, with the
+shared-string table read only as far as those rows need) and scores them like a CSV's.
 
 Reading: CSV is decoded with the profile's encoding (a UTF-8 BOM always wins: it cannot be
 anything else), line by line; XLSX through openpyxl in read-only mode (rows streamed) after the
@@ -43,7 +51,7 @@ import tomllib
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -80,8 +88,8 @@ class DetectSpec(_Strict):
     title_contains: list[Annotated[str, Field(min_length=1)]] = Field(
         default_factory=list, description="Texts that must all appear in the rows above the header.")
     search_rows: int = Field(30, ge=1, le=500, description="How many leading rows may hold the title and header.")
-    filename_pattern: str = Field("", description="Glob on the file name; only breaks ties for XLSX files whose "
-                                              "first 8 KiB do not show their text.")
+    filename_pattern: str = Field("", description="Glob on the file name; raises the quick guess for an XLSX whose "
+                                              "first 8 KiB do not show its text (the rows read next decide).")
 
 
 class Columns(_Strict):
@@ -112,6 +120,7 @@ class AccountSpec(_Strict):
     value: str = ""
     title_pattern: str = ""
     column: ColumnRef | None = None
+    filename_pattern: str = ""
 
 
 class IgnoreSpec(_Strict):
@@ -183,19 +192,24 @@ def _check(profile: Profile, source: str) -> None:
         raise err("quotechar", profile.quotechar, "the quote character cannot be the delimiter")
     if profile.sheet and profile.file_type != "xlsx":
         raise err("sheet", profile.sheet, "only an xlsx profile has sheets")
-    sources = [k for k, v in (("account.value", profile.account.value), ("account.title_pattern",
-               profile.account.title_pattern), ("account.column", profile.account.column)) if v not in ("", None)]
+    acc = profile.account
+    sources = [k for k, v in (("account.value", acc.value), ("account.title_pattern", acc.title_pattern),
+                              ("account.column", acc.column), ("account.filename_pattern", acc.filename_pattern))
+               if v not in ("", None)]
     if len(sources) != 1:
-        raise err("account", profile.account.model_dump(exclude_defaults=True),
-                  "give exactly one of account.value, account.title_pattern, account.column")
-    if profile.account.title_pattern:
+        raise err("account", acc.model_dump(exclude_defaults=True),
+                  "give exactly one of account.value, account.title_pattern, account.column, account.filename_pattern")
+    for key, pattern, where in (("account.title_pattern", acc.title_pattern, "number"),
+                                ("account.filename_pattern", acc.filename_pattern, "number in the file name")):
+        if not pattern:
+            continue
         try:
-            groups = re.compile(profile.account.title_pattern).groups
+            groups = re.compile(pattern).groups
         except re.error as exc:
-            raise err("account.title_pattern", profile.account.title_pattern, f"not a regular expression: {exc}") from None
+            raise err(key, pattern, f"not a regular expression: {exc}") from None
         if groups != 1:
-            raise err("account.title_pattern", profile.account.title_pattern,
-                      "needs exactly one group (...) around the account number")
+            raise err(key, pattern, f"needs exactly one group (...) around the account {where}")
+    if profile.account.title_pattern:
         if not profile.header and profile.skip_rows is None:
             raise err("account.title_pattern", profile.account.title_pattern,
                       "without a header row, give skip_rows: the title rows are the rows skipped")
@@ -395,6 +409,90 @@ class _Group:
     all_balances: bool = True
 
 
+def _checked_zip(stream: IO[bytes]) -> None:
+    """Refuse, before openpyxl opens it, a workbook that is no zip, would expand too far, or is encrypted.
+    Reads the zip's central directory only."""
+    try:
+        with zipfile.ZipFile(stream) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise StatementError(f"not an XLSX workbook ({exc})", position="file") from None
+    declared = sum(m.file_size for m in members)
+    if declared > MAX_XLSX_UNCOMPRESSED or len(members) > MAX_XLSX_MEMBERS:
+        raise StatementError(f"the workbook would expand to {declared / 2**20:.0f} MB in {len(members)} parts "
+                             f"(limit {MAX_XLSX_UNCOMPRESSED // 2**20} MB): refused as a possible zip bomb",
+                             position="file")
+    if any(m.flag_bits & 1 for m in members):
+        raise StatementError("the workbook is encrypted (password-protected); export it without a password",
+                             position="file")
+
+
+class _LazyStrings:
+    """A workbook's shared-string table, read from its part only as far as the highest index asked
+    for: detection needs the strings of a few rows, not the whole table of a large export."""
+
+    def __init__(self, archive: zipfile.ZipFile, part: str) -> None:
+        self._archive, self._part = archive, part
+        self._strings: list[str] = []
+        self._events: Iterator[tuple[str, Any]] | None = None
+        self._source: IO[bytes] | None = None
+
+    def __getitem__(self, index: int) -> str:
+        from openpyxl.cell.text import Text
+        from openpyxl.xml.constants import SHEET_MAIN_NS
+        from openpyxl.xml.functions import iterparse  # defusedxml's when installed, as openpyxl's own reader
+
+        if index < 0:
+            raise IndexError(index)
+        tag = f"{{{SHEET_MAIN_NS}}}si"
+        if self._events is None:
+            self._source = self._archive.open(self._part)
+            self._events = iterparse(self._source)
+        while len(self._strings) <= index:
+            try:
+                _event, node = next(self._events)
+            except StopIteration:
+                raise IndexError(index) from None
+            if node.tag == tag:
+                # What openpyxl.reader.strings.read_string_table does with each item.
+                self._strings.append(Text.from_tree(node).content.replace("x005F_", ""))
+                node.clear()
+        return self._strings[index]
+
+    def close(self) -> None:
+        if self._source is not None:
+            self._source.close()
+
+
+def _open_workbook_lazily(stream: IO[bytes]) -> tuple[Any, Callable[[], None]]:
+    """openpyxl's read-only workbook, with the shared-string table read lazily (:class:`_LazyStrings`),
+    and what closes both."""
+    from openpyxl.reader.excel import SHARED_STRINGS, ExcelReader
+
+    strings: list[_LazyStrings] = []
+
+    class Reader(ExcelReader):
+        def read_strings(self) -> None:
+            part = self.package.find(SHARED_STRINGS)
+            if part is not None:
+                strings.append(_LazyStrings(self.archive, part.PartName[1:]))
+                self.shared_strings = strings[0]
+
+    reader = Reader(stream, read_only=True, data_only=True, keep_links=False)
+
+    def close() -> None:
+        for table in strings:
+            table.close()
+        reader.archive.close()
+
+    try:
+        reader.read()
+    except BaseException:
+        close()
+        raise
+    return reader.wb, close
+
+
 # -- the format ---------------------------------------------------------------------------------------
 
 class ProfileFormat(BankFormat):
@@ -414,6 +512,7 @@ class ProfileFormat(BankFormat):
         self._sign_debit = {_norm(v) for v in profile.sign.debit} if profile.sign else set()
         self._sign_credit = {_norm(v) for v in profile.sign.credit} if profile.sign else set()
         self._title_re = re.compile(profile.account.title_pattern) if profile.account.title_pattern else None
+        self._filename_re = re.compile(profile.account.filename_pattern) if profile.account.filename_pattern else None
 
     # -- detect ----------------------------------------------------------------------------------
     def detect(self, head: bytes, filename: str) -> float:
@@ -458,9 +557,51 @@ class ProfileFormat(BankFormat):
         if texts and not hinted:
             # Text was readable and did not match: another export (or its header lies further on).
             return 0.05
-        # Nothing readable in the first 8 KiB (Excel keeps text in sharedStrings.xml): only a guess;
-        # parse() checks the header and says so if the guess was wrong.
+        # Nothing readable in the first 8 KiB (Excel keeps text in sharedStrings.xml): only a guess,
+        # which detect_file() replaces by reading the leading rows.
         return 0.3 if hinted else 0.2
+
+    def detect_file(self, stream: IO[bytes], filename: str) -> float | None:
+        """For an XLSX profile: score the first ``detect.search_rows`` rows of the profile's sheet
+        like a CSV's (header and title 0.95, header 0.85, title only 0.7, else 0.0).
+
+        Bounded: the zip checks read the central directory; openpyxl, read-only, then reads the
+        workbook's small parts and streams the sheet, stopping after those rows, and the
+        shared-string table is read only up to the highest string those rows use. A workbook the
+        zip checks refuse (too large, encrypted) or openpyxl cannot open keeps its quick score
+        (None), so that parse() refuses it with the precise reason.
+        """
+        if self.profile.file_type != "xlsx":
+            return None
+        try:
+            rows = self._xlsx_head_rows(stream)
+        except Exception:  # detect never raises: a workbook that cannot be read is left to parse()
+            return None
+        if rows is None:
+            return 0.0  # no such sheet: not this export
+        try:
+            return self._score(rows, cut=False)
+        except Exception:
+            return 0.0
+
+    def _xlsx_head_rows(self, stream: IO[bytes]) -> list[list[str]] | None:
+        """The texts of the leading rows of the profile's sheet, or None if the workbook has no such sheet."""
+        _checked_zip(stream)
+        stream.seek(0)
+        book, close = _open_workbook_lazily(stream)
+        try:
+            if self.profile.sheet:
+                if self.profile.sheet not in book.sheetnames:
+                    return None
+                sheet = book[self.profile.sheet]
+            else:
+                sheet = book.worksheets[0]
+            if hasattr(sheet, "reset_dimensions"):
+                sheet.reset_dimensions()
+            leading = itertools.islice(sheet.iter_rows(values_only=True), self.profile.detect.search_rows)
+            return [[_text(c) for c in row] for row in leading]
+        finally:
+            close()
 
     def _score(self, rows: list[list[str]], *, cut: bool) -> float:
         """``rows`` are the leading rows (or, for XLSX, all texts seen as one row when ``cut``)."""
@@ -540,6 +681,8 @@ class ProfileFormat(BankFormat):
                 raise StatementError(f"no title row matches account.title_pattern {p.account.title_pattern!r}, so "
                                      "the account is unknown; set account.value in the profile if the export does not "
                                      "name it", position=where(1) if titles else where(header_row), field="account")
+        if self._filename_re is not None:
+            fixed_account = self._account_from_filename(filename)
 
         ordinals = Ordinals()
         groups: dict[tuple[str, str], _Group] = {}
@@ -571,6 +714,21 @@ class ProfileFormat(BankFormat):
             yield StatementSummary(account=account, currency=currency, period_from=g.first_date, period_to=g.last_date,
                                    opening_balance=opening, closing_balance=closing,
                                    position=f"{where(g.first_row)} to {g.last_row}")
+
+    def _account_from_filename(self, filename: str) -> str:
+        name = Path(filename).name
+        match = self._filename_re.search(name) if self._filename_re is not None else None
+        if match and match.group(1).strip():
+            return match.group(1).strip()
+        stem, suffix = Path(name).stem or "movimientos", Path(name).suffix or f".{self.profile.file_type}"
+        # An example that this profile's own pattern reads, when one of these shapes fits it.
+        candidates = (f"{stem}{sep}12345678901{suffix}" for sep in (" ", "_", "-"))
+        example = next((c for c in candidates if self._filename_re is not None and self._filename_re.search(c)), "")
+        hint = f", for example {example!r}" if example else ""
+        raise StatementError(
+            f"the file {name!r} does not say which account it belongs to: this {self.profile.bank} export does not "
+            f"print the account number, so it is read from the file name. Rename the file to include the account "
+            f"number{hint}")
 
     def _where(self, n: int) -> str:
         if self.profile.file_type == "xlsx":
@@ -829,19 +987,7 @@ class ProfileFormat(BankFormat):
             spool.seek(0)
             stream = spool  # type: ignore[assignment]
         try:
-            try:
-                with zipfile.ZipFile(stream) as archive:
-                    members = archive.infolist()
-            except (zipfile.BadZipFile, OSError, ValueError) as exc:
-                raise StatementError(f"not an XLSX workbook ({exc})", position="file") from None
-            declared = sum(m.file_size for m in members)
-            if declared > MAX_XLSX_UNCOMPRESSED or len(members) > MAX_XLSX_MEMBERS:
-                raise StatementError(f"the workbook would expand to {declared / 2**20:.0f} MB in {len(members)} parts "
-                                     f"(limit {MAX_XLSX_UNCOMPRESSED // 2**20} MB): refused as a possible zip bomb",
-                                     position="file")
-            if any(m.flag_bits & 1 for m in members):
-                raise StatementError("the workbook is encrypted (password-protected); export it without a password",
-                                     position="file")
+            _checked_zip(stream)
             stream.seek(0)
             try:
                 book = openpyxl.load_workbook(stream, read_only=True, data_only=True, keep_links=False)
