@@ -166,15 +166,18 @@ class Intake:
         text = (f"File: {path.name}\nReceived: {utcnow()}\nsha256: {sha or '-'}\nFormat: {fmt or '-'}\n\n"
                 f"Problem: {reason}\n\nWhat to do: fix or replace the file and drop it into the inbox again; "
                 f"nothing from this file was recorded.\n")
-        fsutil.write_atomic(target.with_name(target.name + ".reason.txt"), text.encode("utf-8"))
-        fsutil.move(path, target)
-        _drop_marker(path)
+        # The row first, as for archived files: whoever sees the file in quarantine finds its
+        # record, and a crash before the move leaves the file in the inbox to be judged again
+        # (a second record of the same refusal, never a quarantined file without one).
         with self.db.transaction() as conn:
             file_id = conn.execute(
                 "INSERT INTO files(sha256, original_name, size, received_at, status, format, stored_path, reason) "
                 "VALUES (?, ?, ?, ?, 'quarantined', ?, ?, ?)", (sha, path.name, size, utcnow(), fmt, str(target), reason),
             ).lastrowid
             self.db.audit(conn, "file_quarantined", file_id=file_id, name=path.name, reason=reason)
+        fsutil.write_atomic(target.with_name(target.name + ".reason.txt"), text.encode("utf-8"))
+        fsutil.move(path, target)
+        _drop_marker(path)
         log.warning("file_quarantined", file=path.name, reason=reason, quarantined_to=str(target))
         return Outcome("quarantined", target, reason=reason, format=fmt)
 
