@@ -25,10 +25,10 @@ from .config import Settings, load_config
 from .errors import ConciliadorError, ConfigError
 from .intake import Intake, Outcome, is_candidate
 from .metrics import Metrics
-from .sdnotify import notify
+from .sdnotify import notify, watchdog
 from .poster import Poster
 from .reconcile import ReconcileStats, pending_companies, reconcile
-from .resolutions import ResolutionOutcome, Resolver, resolution_files
+from .resolutions import ResolutionOutcome, Resolver, resolution_files, settled
 from .report import daily_due, write_daily
 from .runtime import Runtime, build_runtime
 from .workbook import write_exception_files
@@ -69,18 +69,11 @@ class _NoProgress:
 
 class _Heartbeat(_NoProgress):
     """The service's progress: a long round (thousands of postings) keeps feeding systemd's
-    watchdog, at most every few seconds, so only a loop that is truly stuck gets restarted."""
-
-    EVERY_SECONDS = 5.0
-
-    def __init__(self) -> None:
-        self._last = 0.0
+    watchdog (sdnotify.watchdog() sends at most every few seconds), so only a loop that is truly
+    stuck gets restarted."""
 
     def advance(self, name: str) -> None:
-        now = time.monotonic()
-        if now - self._last >= self.EVERY_SECONDS:
-            self._last = now
-            notify("WATCHDOG=1")
+        watchdog()
 
 
 @dataclass
@@ -184,7 +177,8 @@ class Agent:
             files = self.inbox_files()
             self.progress.stage("files", len(files))
             self._take(files, summary)
-            self._resolve(resolution_files(self.rt), summary)
+            # The service's stable-file rule, in one look: a workbook still being saved waits for the next run.
+            self._resolve(settled(resolution_files(self.rt), self.settings.intake.stable_seconds, self.stop), summary)
             self._work(summary, force=True)
         finally:
             self.progress = _NoProgress()
@@ -213,6 +207,8 @@ class Agent:
                 summary.resolutions.append(self.resolver.process(path))
             except OSError as exc:  # vanished, unreadable, or the archive cannot be written: next rescan
                 log.error("resolution_not_taken", file=path.name, error=str(exc))
+            except Exception:  # e.g. the store locked: this file waits for the next rescan, the others go on
+                log.exception("resolution_not_taken", file=path.name)
 
     def _work(self, summary: RunSummary, *, force: bool = False) -> None:
         """Reconcile, post, and rewrite the exceptions files if anything they show may have changed."""
@@ -307,7 +303,7 @@ class Agent:
                     self.metrics.record(summary, self.rt.db, started)
                     self._daily_report()
                     # Only a loop that completes a round feeds systemd's watchdog (WatchdogSec=).
-                    notify("WATCHDOG=1")
+                    watchdog()
                 except Exception:  # e.g. disk full, store locked too long: log, pause, go on
                     log.exception("step_failed")
                     self.stop.wait(ERROR_PAUSE_SECONDS)

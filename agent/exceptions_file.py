@@ -4,6 +4,9 @@
 :mod:`conciliador.workbook`), rewritten whole (temporary file and rename) whenever its bytes
 change. UTF-8 with a BOM, so Excel opens accents correctly. No cell can be read as a formula.
 Finance resolves lines in the workbook; the CSV is read-only output.
+
+``id_linea`` (``line_id``) is the line's id in the store, as in the workbook's hidden column of
+the same name; ``identidad`` (``identity``), last, is the line's full identity.
 """
 
 from __future__ import annotations
@@ -21,9 +24,9 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\x00")
 
 HEADERS = {
     "es": ["id_linea", "fecha", "cuenta", "valor", "moneda", "pagador", "cuenta_pagador", "referencia_banco",
-           "texto_pago", "estado", "motivo", "candidato_1", "candidato_2", "candidato_3"],
+           "texto_pago", "estado", "motivo", "candidato_1", "candidato_2", "candidato_3", "identidad"],
     "en": ["line_id", "date", "account", "amount", "currency", "payer", "payer_account", "bank_reference",
-           "payment_text", "status", "reason", "candidate_1", "candidate_2", "candidate_3"],
+           "payment_text", "status", "reason", "candidate_1", "candidate_2", "candidate_3", "identity"],
 }
 FILE_PREFIX = {"es": "excepciones", "en": "exceptions"}
 
@@ -42,9 +45,9 @@ def write_twin(runtime: Runtime, day: str, company: str, items: Sequence[Pending
     for item in items:
         line = item.line
         candidates = [f"{c.customer}: {c.invoices}" for c in item.candidates] + [""] * 3
-        row = [line.identity[:16], line.date.isoformat(), line.account, str(line.amount), line.currency, line.payer,
+        row = [str(line.line_id), line.date.isoformat(), line.account, str(line.amount), line.currency, line.payer,
                line.payer_account, line.bank_reference, line.remittance, STATUS[language][item.status], item.reason,
-               *candidates[:3]]
+               *candidates[:3], line.identity]
         writer.writerow([safe_text(cell) for cell in row])
     data = ("\ufeff" + buffer.getvalue()).encode("utf-8")
     path = exceptions_path(runtime, day, company)

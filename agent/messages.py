@@ -265,22 +265,46 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "The line changed since this workbook was written (now: {now}); use the latest workbook.",
     },
     "row_already_same": {
-        "es": "Ya resuelta con la misma decisión en {file}, fila {row}; no se aplica de nuevo.",
-        "en": "Already resolved with the same decision in {file}, row {row}; not applied again.",
+        "es": "Ya resuelta con la misma decisión en {file}, hoja {sheet}, fila {row}; no se aplica de nuevo.",
+        "en": "Already resolved with the same decision in {file}, sheet {sheet}, row {row}; not applied again.",
     },
     "row_conflict": {
-        "es": "Esta línea ya fue decidida distinto en {file}, fila {row} («{action}»); dos personas la "
-              "editaron. Revise cuál decisión vale.",
-        "en": "This line was already decided differently in {file}, row {row} (\"{action}\"); two people "
-              "edited it. Check which decision stands.",
+        "es": "Esta línea ya fue decidida distinto en {file}, hoja {sheet}, fila {row} («{action}»); dos "
+              "personas la editaron. Revise cuál decisión vale.",
+        "en": "This line was already decided differently in {file}, sheet {sheet}, row {row} (\"{action}\"); "
+              "two people edited it. Check which decision stands.",
     },
     "row_duplicate_conflict": {
         "es": "La misma línea aparece en las filas {rows} con decisiones distintas; deje una sola fila.",
         "en": "The same line appears in rows {rows} with different decisions; keep a single row.",
     },
-    "row_duplicate_same": {
-        "es": "Misma línea y misma decisión que la fila {row}; se aplica una sola vez.",
-        "en": "Same line and same decision as row {row}; applied once.",
+    "row_no_action": {
+        "es": "La fila tiene {columns} pero no una Acción; no se aplicó. Elija la acción en la lista desplegable.",
+        "en": "The row has {columns} but no Action; it was not applied. Choose the action from the drop-down list.",
+    },
+    "row_number_cell": {
+        "es": "La celda {column} quedó guardada como el número {value}: Excel convierte en número lo que parece "
+              "uno («5,7» se vuelve el número 5,7, no las facturas 5 y 7), así que no se sabe qué escribió. "
+              "Escríbala como texto: en Facturas, las facturas separadas por espacios o «;» (5; 7 o FE-5 FE-7); "
+              "o cualquier valor con un apóstrofo delante ('5,7).",
+        "en": "The {column} cell was stored as the number {value}: Excel turns into a number whatever looks like "
+              "one (on a Spanish system \"5,7\" becomes the number 5.7, not invoices 5 and 7), so what was typed "
+              "is lost. Type it as text: in Invoices, invoices separated by spaces or \";\" (5; 7 or FE-5 FE-7); "
+              "or any value with an apostrophe in front ('5,7).",
+    },
+    "row_number_too_long": {
+        "es": "La celda {column} quedó guardada como el número {value}, de más de 15 dígitos: Excel redondea "
+              "los números tan largos, así que puede no ser el que escribió. Escríbalo como texto (con un "
+              "apóstrofo delante) o escriba el número de documento corto.",
+        "en": "The {column} cell was stored as the number {value}, over 15 digits: Excel rounds numbers that "
+              "long, so it may not be the one typed. Type it as text (with an apostrophe in front) or write "
+              "the short document number.",
+    },
+    "row_date_cell": {
+        "es": "La celda {column} quedó guardada como la fecha {value} (Excel convierte «5/7» en una fecha). "
+              "Escríbala como texto: las facturas separadas por espacios o «;», o con un apóstrofo delante.",
+        "en": "The {column} cell was stored as the date {value} (Excel turns \"5/7\" into a date). Type it as "
+              "text: invoices separated by spaces or \";\", or with an apostrophe in front.",
     },
     "row_no_company": {
         "es": "La cuenta {account} no pertenece a ninguna empresa configurada; agréguela a la configuración "
@@ -426,6 +450,25 @@ CATALOG: dict[str, dict[str, str]] = {
     "file_unreadable": {
         "es": "No se pudo leer {file} como libro .xlsx: {error}",
         "en": "Could not read {file} as an .xlsx workbook: {error}",
+    },
+    "file_sheet_unreadable": {
+        "es": "La hoja {sheet} de {file} no se puede leer desde la fila {row} ({error}); no se aplicó nada. "
+              "Ábrala en Excel, revise esa fila, guárdela como «Libro de Excel (.xlsx)» y déjela de nuevo en "
+              "resoluciones.",
+        "en": "Sheet {sheet} of {file} cannot be read from row {row} on ({error}); nothing was applied. Open it "
+              "in Excel, check that row, save it as \"Excel Workbook (.xlsx)\" and drop it into resolutions again.",
+    },
+    "file_internal_error": {
+        "es": "Error interno al procesar {file} ({error}); el archivo se apartó para que no detenga a los demás. "
+              "Informe a TI con este archivo.",
+        "en": "Internal error while processing {file} ({error}); the file was set aside so it does not hold up "
+              "the others. Tell IT, with this file.",
+    },
+    "file_internal_error_what_to_do": {
+        "es": "Antes del error ya se habían aplicado filas de este archivo ({applied}). Si lo deja de nuevo en "
+              "resoluciones, esas filas salen como aplicadas y se procesan las demás.",
+        "en": "Rows of this file were applied before the error ({applied}). Dropping it into resolutions again "
+              "reports those rows as applied and processes the rest.",
     },
     "file_not_exception_workbook": {
         "es": "{file} no es un libro de excepciones de conciliador: no tiene la hoja {sheets}.",

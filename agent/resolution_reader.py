@@ -56,8 +56,8 @@ class RowInput:
         value = self.values.get(key)
         if value is None:
             return ""
-        if isinstance(value, Decimal) and value == value.to_integral_value():
-            return str(int(value))  # an invoice number Excel stored as a number
+        if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+            return str(int(value))  # an id (or an invoice number) Excel stored as a number
         return str(value).strip()
 
 
@@ -93,46 +93,92 @@ def check_zip(path: Path, limit: int | None = None) -> None:
 
 
 def read_rows(path: Path, limit: int | None = None) -> list[RowInput]:
-    """The rows of the workbook's Pendientes and Aplicados hoy sheets, by column key."""
+    """The rows of the workbook's agent sheets (Pendientes and Aplicados hoy, in either language,
+    and copies or renamed sheets that carry the agent's columns), by column key. Every error
+    reading the file is a :class:`WorkbookRefused`: openpyxl parses a sheet only when its rows
+    are iterated, so a damaged sheet fails here, not when the file is opened."""
     check_zip(path, limit)
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False, keep_vba=False)
     except Exception as exc:  # openpyxl raises many kinds on malformed parts
-        raise WorkbookRefused("file_unreadable", file=path.name, error=f"{type(exc).__name__}: {exc}") from None
+        raise WorkbookRefused("file_unreadable", file=path.name, error=_error(exc)) from None
     try:
         rows: list[RowInput] = []
         found = False
         for ws in wb.worksheets:
-            kind = sheet_kind(ws.title)
-            if kind not in ("pending", "applied"):
-                continue
-            found = True
-            rows += _sheet_rows(ws, kind, path.name)
+            sheet = _sheet_rows(ws, path.name)
+            if sheet is not None:
+                found = True
+                rows += sheet
         if not found:
             raise WorkbookRefused("file_not_exception_workbook", file=path.name, sheets="Pendientes / Aplicados hoy")
         return rows
+    except WorkbookRefused:
+        raise
+    except Exception as exc:  # anything else openpyxl raises while reading: the file is refused, not the agent
+        raise WorkbookRefused("file_unreadable", file=path.name, error=_error(exc)) from None
     finally:
-        wb.close()
+        try:
+            wb.close()
+        except Exception:  # noqa: BLE001 - closing a damaged zip must not hide the reason
+            pass
 
 
-def _sheet_rows(ws, kind: str, name: str) -> list[RowInput]:
-    it = ws.iter_rows(values_only=True)
-    header = next(it, None) or ()
-    columns = {i: key for i, text in enumerate(header) if text is not None and (key := header_key(kind, text))}
-    missing = [k for k in REQUIRED if k not in columns.values()]
-    if missing:
-        raise WorkbookRefused("file_missing_columns", file=name, sheet=ws.title, columns=", ".join(missing))
-    out = []
-    for number, values in enumerate(it, start=2):
-        if number > MAX_ROWS:
-            raise WorkbookRefused("file_too_many_rows", file=name, sheet=ws.title, limit=str(MAX_ROWS))
-        row = RowInput(kind, ws.title, number)
-        for i, key in columns.items():
-            if i < len(values) and values[i] is not None and values[i] != "":
-                row.values[key] = _plain(values[i])
-        if row.values:
-            out.append(row)
-    return out
+def _error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
+def _header_keys(kind: str, header: tuple) -> dict[int, str]:
+    return {i: key for i, text in enumerate(header) if text is not None and (key := header_key(kind, text))}
+
+
+def _kind_by_header(header: tuple) -> str | None:
+    """The kind of a sheet whose name is not the agent's (a copy such as «Pendientes (2)», or a
+    renamed sheet) but whose header carries a decision column: pending unless it has the applied
+    sheet's «Documento ERP»."""
+    pending = set(_header_keys("pending", header).values())
+    if "action" not in pending:
+        return None
+    return "applied" if "erp_document" in _header_keys("applied", header).values() else "pending"
+
+
+def _sheet_rows(ws, name: str) -> list[RowInput] | None:
+    """A sheet's rows with something in a known column, or None for a sheet that is not the
+    agent's (Resumen, Instrucciones, finance's own)."""
+    kind = sheet_kind(ws.title)
+    # read-only openpyxl trusts the sheet's <dimension>; a tool that writes it wrong (or not at
+    # all) would lose rows silently, so the rows are read to the end of the sheet's data.
+    ws.reset_dimensions()
+    reached = 1  # the row being read, for the reason when the sheet's XML fails part-way
+    try:
+        it = ws.iter_rows(values_only=True)
+        header = tuple(next(it, None) or ())
+        reached = 2
+        if kind not in ("pending", "applied"):
+            kind = _kind_by_header(header)
+            if kind is None:
+                return None
+        columns = _header_keys(kind, header)
+        missing = [k for k in REQUIRED if k not in columns.values()]
+        if missing:
+            raise WorkbookRefused("file_missing_columns", file=name, sheet=ws.title, columns=", ".join(missing))
+        out = []
+        for number, values in enumerate(it, start=2):
+            if number > MAX_ROWS:
+                raise WorkbookRefused("file_too_many_rows", file=name, sheet=ws.title, limit=str(MAX_ROWS))
+            row = RowInput(kind, ws.title, number)
+            for i, key in columns.items():
+                if i < len(values) and values[i] is not None and values[i] != "":
+                    row.values[key] = _plain(values[i])
+            if row.values:
+                out.append(row)
+            reached = number + 1
+        return out
+    except WorkbookRefused:
+        raise
+    except Exception as exc:  # a part cut short, text in a number cell, a bad shared-string index ...
+        raise WorkbookRefused("file_sheet_unreadable", file=name, sheet=ws.title, row=str(reached),
+                              error=_error(exc)) from None
 
 
 def _plain(value: object) -> object:

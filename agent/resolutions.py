@@ -5,7 +5,11 @@ Each row with an action is checked on its own against the store and the ERP as t
 - the hidden line id, identity and version (the decision the row was written from) must match
   the line's current decision; otherwise the row is stale, or the line was already resolved
   (the same decision: nothing to do; another one: two people edited it);
-- the same line twice in one file with different decisions is refused; with the same, applied once;
+- the same line twice in one file (on one sheet or several) with different decisions is refused;
+  with the same, applied once. Only rows carrying the line's current ids count as copies: a stale
+  or tampered copy gets its own reason and does not hold the valid row up;
+- a Facturas or Cliente cell Excel stored as a decimal number, a number over 15 digits or a date
+  is refused: what finance typed cannot be told back from it;
 - invoices must be open in the ERP (net of what is queued in the outbox and of earlier rows of
   the file), in the payment's currency and of one customer, the one named if a customer is named;
 - the cash must fit the invoices: the engine's own arithmetic is tried first (withholding
@@ -22,8 +26,9 @@ refused posting left a finished step in the ERP (a multi-step connector) is not 
 new key would post that step a second time. An invalid row never holds up a valid one.
 
 The dropped file ends in ``archive/resolutions/YYYY/MM/`` (or in ``quarantine/`` with a
-``.reason.txt`` when it cannot be read), and ``exceptions/<name>-resultado.xlsx`` gives the result
-of every row. Dropping the same file again applies nothing twice: each row's claim is taken.
+``.reason.txt`` when it cannot be read, or when processing it hit a bug), and
+``exceptions/<name>-resultado.xlsx`` gives the result of every row, by sheet title and row.
+Dropping the same file again applies nothing twice: each row's claim is taken.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ import datetime as dt
 import json
 import re
 import sqlite3
+import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -63,19 +70,25 @@ from .resolution_reader import RowInput, WorkbookRefused, read_rows
 from .runtime import Runtime
 from .store import utcnow
 from .workbook import (
+    DECISION_COLUMNS,
     FILE_PREFIX,
     RESULT_STATUS,
     RESULT_SUFFIX,
     SHEET_ACTIONS,
+    SHEETS,
     action_from_text,
     action_label,
-    build,
+    build_result,
     to_bytes,
 )
 
 log = structlog.get_logger(__name__)
 
 APPLYING = ("candidate_1", "candidate_2", "candidate_3", "invoices", "on_account")
+#: Decision cells read as text, and the actions that read them.
+TYPED = {"invoices": ("invoices", "on_account"), "customer": APPLYING}
+#: Excel keeps 15 significant digits of a number: a longer one typed in a cell is rounded.
+MAX_EXACT_DIGITS = 15
 NO_POSTING = {"not_payment": "finance_not_payment", "return": "finance_return", "ignore": "finance_ignore"}
 _SPLIT = re.compile(r"[,;\n]+")
 
@@ -197,8 +210,22 @@ class Resolver:
 
     # -- one file --------------------------------------------------------------------------
     def process(self, path: Path) -> ResolutionOutcome:
-        """Take one dropped workbook. Never raises for a bad file: it quarantines it. Returns
-        ``waiting`` (the file stays) when an ERP cannot be read now."""
+        """Take one dropped workbook. Never raises for a bad file: it quarantines it, and a bug
+        while processing it sets the file aside in ``quarantine/`` too, so it cannot come back at
+        every rescan. Returns ``waiting`` (the file stays) when an ERP cannot be read now. Raises
+        only what is worth trying again later: ``OSError`` (the file vanished, a folder cannot be
+        written) and ``sqlite3.OperationalError`` (the store is locked or full)."""
+        try:
+            return self._process(path)
+        except (OSError, sqlite3.OperationalError):
+            raise
+        except Exception as exc:
+            log.exception("resolution_failed", file=path.name)
+            if not path.exists():
+                raise
+            return self._set_aside(path, exc)
+
+    def _process(self, path: Path) -> ResolutionOutcome:
         size = path.stat().st_size
         # A workbook's own cap, not intake.max_file_mb: that one is sized for bank statements.
         limit = resolution_reader.MAX_EXPANDED
@@ -230,8 +257,8 @@ class Resolver:
 
         file_id = self._file_record(path, size, sha, processed["id"] if processed else None)
         for row in rows:
-            if (row.src.sheet, row.src.row) not in results:
-                results[(row.src.sheet, row.src.row)] = self._resolve(file_id, path.name, row, views)
+            if (row.src.title, row.src.row) not in results:
+                results[(row.src.title, row.src.row)] = self._resolve(file_id, path.name, row, views)
         result_path = self._write_result(path, inputs, results)
         applied = sum(1 for r in results.values() if r.status == "applied")
         refused = sum(1 for r in results.values() if r.status == "refused")
@@ -241,7 +268,7 @@ class Resolver:
             conn.execute("UPDATE resolution_files SET status = ?, stored_path = ?, result_path = ?, applied = ?, "
                          "refused = ? WHERE id = ?", (status, str(stored), str(result_path), applied, refused, file_id))
             for src in inputs:
-                result = results.get((src.sheet, src.row))
+                result = results.get((src.title, src.row))
                 if result is not None and result.status == "refused":
                     self.db.audit(conn, "resolution_refused", line_id=_int(src.text("line_id")), file=path.name,
                                   sheet=src.title, row=src.row, action=src.text("action"), code=result.code,
@@ -249,19 +276,26 @@ class Resolver:
             self.db.audit(conn, "resolution_file_processed", name=path.name, sha256=sha, applied=applied,
                           refused=refused, result=str(result_path), duplicate=bool(processed))
         fsutil.move(path, stored)
+        path.with_name(path.name + ".done").unlink(missing_ok=True)
         log.info("resolution_processed", file=path.name, applied=applied, refused=refused, result=str(result_path),
                  archived_to=str(stored), duplicate=bool(processed))
         return ResolutionOutcome(status, stored, result_path, applied, refused)
 
     def _parse(self, inputs: list[RowInput]) -> tuple[list[_Row], dict[tuple[str, int], RowResult]]:
-        """Rows with an action, ids parsed; rows refused before any lookup get their result here."""
+        """Rows with an action, ids parsed; rows refused before any lookup get their result here.
+        Results are keyed by (sheet title, row): a file may hold two sheets of one kind."""
         results: dict[tuple[str, int], RowResult] = {}
         rows: list[_Row] = []
         for src in inputs:
+            key = (src.title, src.row)
             text = src.text("action")
             if not text:
+                filled = [c for c in TYPED if src.values.get(c) is not None]
+                if filled:  # finance wrote what to do but not the action: say so, do not guess
+                    columns = (" y " if self.language == "es" else " and ").join(_header(c, self.language)
+                                                                                 for c in filled)
+                    results[key] = self._result(_Refused("row_no_action", columns=columns))
                 continue
-            key = (src.sheet, src.row)
             action = action_from_text(text)
             if action is None:
                 results[key] = self._result(_Refused("row_unknown_action", action=text))
@@ -271,26 +305,70 @@ class Resolver:
                 continue
             try:
                 line_id, version = int(src.text("line_id")), int(src.text("version"))
+                if not (0 < line_id < 2**63 and 0 <= version < 2**63):
+                    raise ValueError(version)
             except ValueError:
                 results[key] = self._result(_Refused("row_ids_changed"))
                 continue
+            try:
+                self._check_typed(action, src)
+            except _Refused as exc:
+                results[key] = self._result(exc)
+                continue
             rows.append(_Row(src, action, line_id, src.text("identity"), version, _choice(action, src)))
-        # The same line twice in one file: once if the decisions agree, never if they differ.
+        # The same line twice in one file with different decisions: neither applies. Only rows whose
+        # hidden ids are the line's current ones count as copies: a stale or tampered copy pasted
+        # above the valid row gets its own reason and does not hold the valid row up. Copies with
+        # the same decision both go on; the (line, version) claim applies the first and reports the
+        # others as resolved by it.
+        current = self._current_ids({r.line_id for r in rows})
         by_line: dict[int, list[_Row]] = defaultdict(list)
         for row in rows:
-            by_line[row.line_id].append(row)
+            if current.get(row.line_id) == (row.identity, row.version):
+                by_line[row.line_id].append(row)
         kept = []
         for row in rows:
-            twins = by_line[row.line_id]
-            if len({t.choice for t in twins}) > 1:
-                numbers = ", ".join(str(t.src.row) for t in twins)
-                results[(row.src.sheet, row.src.row)] = self._result(_Refused("row_duplicate_conflict", rows=numbers))
-            elif twins[0] is not row:
-                results[(row.src.sheet, row.src.row)] = self._result(
-                    _Refused("row_duplicate_same", status="unchanged", row=twins[0].src.row))
+            twins = by_line.get(row.line_id, [])
+            if any(t is row for t in twins) and len({t.choice for t in twins}) > 1:
+                results[(row.src.title, row.src.row)] = self._result(
+                    _Refused("row_duplicate_conflict", rows=_places(twins)))
             else:
                 kept.append(row)
         return kept, results
+
+    def _check_typed(self, action: str, src: RowInput) -> None:
+        """Refuse a Facturas or Cliente cell Excel turned into a number or a date: what finance
+        typed cannot be told back from it («5,7» meant invoices 5 and 7 on an es-CO system is the
+        number 5.7; digits past the 15th are rounded away)."""
+        for key, actions in TYPED.items():
+            value = src.values.get(key)
+            if action not in actions or value is None:
+                continue
+            column = _header(key, self.language)
+            if isinstance(value, (dt.date, dt.time)):
+                shown = value.strftime("%d/%m/%Y" if self.language == "es" else "%Y-%m-%d") \
+                    if isinstance(value, dt.date) else value.isoformat()
+                raise _Refused("row_date_cell", column=column, value=shown)
+            if isinstance(value, Decimal):
+                shown = format(value, "f") if value.is_finite() else str(value)
+                if self.language == "es":
+                    shown = shown.replace(".", ",")
+                if not value.is_finite() or value != value.to_integral_value():
+                    raise _Refused("row_number_cell", column=column, value=shown)
+                if len(str(abs(int(value)))) > MAX_EXACT_DIGITS:
+                    raise _Refused("row_number_too_long", column=column, value=shown)
+
+    def _current_ids(self, line_ids: set[int]) -> dict[int, tuple[str, int | None]]:
+        """line id -> (identity, id of its current decision) for the lines the rows name."""
+        ids = sorted(line_ids)
+        out: dict[int, tuple[str, int | None]] = {}
+        for chunk in range(0, len(ids), 500):
+            part = ids[chunk:chunk + 500]
+            for line_id, identity, version in self.db.conn.execute(
+                    "SELECT l.id, l.identity, d.id FROM statement_lines l LEFT JOIN decisions d ON d.line_id = l.id "
+                    f"AND d.superseded_by IS NULL WHERE l.id IN ({','.join('?' * len(part))})", part):
+                out[line_id] = (identity, version)
+        return out
 
     def _views(self, rows: list[_Row]) -> dict[str, _ErpView]:
         """Read each ERP the applying rows need, before anything is written: an ERP that cannot be
@@ -524,7 +602,7 @@ class Resolver:
                 conn.execute(
                     "INSERT INTO resolutions(file_id, sheet, row, line_id, based_on, action, choice, decision_id, "
                     "posting_key, resolved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (file_id, row.src.sheet, row.src.row, row.line_id, row.version, row.action, row.choice, new_id,
+                    (file_id, row.src.title, row.src.row, row.line_id, row.version, row.action, row.choice, new_id,
                      posting.key if posting else None, utcnow()))
                 source = f"{self._file_name(file_id)} {row.src.title} {row.src.row}"
                 if learned_customer:
@@ -549,13 +627,17 @@ class Resolver:
             "JOIN resolution_files f ON f.id = r.file_id WHERE r.line_id = ? AND r.based_on = ?",
             (row.line_id, row.version)).fetchone()
         if earlier is not None:
-            if earlier["file_id"] == file_id and earlier["row"] == row.src.row and earlier["sheet"] == row.src.sheet:
+            # Claims name the sheet by its title; those written before titles were kept, by kind.
+            sheet = earlier["sheet"]
+            same_sheet = sheet == row.src.title or (sheet in SHEET_ACTIONS and sheet == row.src.sheet)
+            where = {"file": earlier["original_name"], "row": earlier["row"],
+                     "sheet": SHEETS[sheet][self.language] if sheet in SHEET_ACTIONS else sheet}
+            if earlier["file_id"] == file_id and earlier["row"] == row.src.row and same_sheet:
                 # This very file, processed before the agent stopped: it was applied.
-                raise _Refused("row_already_same", status="applied", file=earlier["original_name"], row=earlier["row"])
+                raise _Refused("row_already_same", status="applied", **where)
             if earlier["choice"] == row.choice:
-                raise _Refused("row_already_same", status="unchanged", file=earlier["original_name"], row=earlier["row"])
-            raise _Refused("row_conflict", file=earlier["original_name"], row=earlier["row"],
-                           action=action_label(earlier["action"], self.language))
+                raise _Refused("row_already_same", status="unchanged", **where)
+            raise _Refused("row_conflict", action=action_label(earlier["action"], self.language), **where)
         latest = self.db.conn.execute("SELECT key, state, erp_document, payload, decision_id FROM outbox "
                                       "WHERE line_id = ? ORDER BY created_at DESC, rowid DESC LIMIT 1",
                                       (row.line_id,)).fetchone()
@@ -592,23 +674,40 @@ class Resolver:
         """``exceptions/<name>-resultado.xlsx``: every row that had an action, as finance wrote it,
         with its result; refused rows can be corrected there and the file dropped again."""
         labels = RESULT_STATUS[self.language]
-        sheets: dict[str, list[dict]] = {"pending": [], "applied": []}
+        sheets: dict[str, tuple[str, list[dict]]] = {}  # title -> (kind, rows), in the file's order
         for src in inputs:
-            result = results.get((src.sheet, src.row))
+            result = results.get((src.title, src.row))
             if result is None:
                 continue
-            sheets[src.sheet].append({**src.values, "result": labels[result.status], "result_detail": result.message})
+            sheets.setdefault(src.title, (src.sheet, []))[1].append(
+                {**src.values, "result": labels[result.status], "result_detail": result.message})
         stem = re.sub(r"(-resultado|-result)(\.\d+)?$", "", path.name.rsplit(".", 1)[0]) or FILE_PREFIX[self.language]
         target = fsutil.free_name(self.rt.folders["exceptions"], f"{stem}{RESULT_SUFFIX[self.language]}.xlsx")
-        fsutil.write_atomic(target, to_bytes(build(sheets["pending"], sheets["applied"], self.language, results=True)))
+        result_sheets = [(kind, title, rows) for title, (kind, rows) in sheets.items()]
+        fsutil.write_atomic(target, to_bytes(build_result(result_sheets, self.language)))
         return target
 
-    def _quarantine(self, path: Path, size: int, sha: str, reason: str) -> ResolutionOutcome:
+    def _set_aside(self, path: Path, exc: Exception) -> ResolutionOutcome:
+        """Quarantine a file whose processing failed on a bug. Rows applied before the failure stay
+        applied (each in its own transaction) and the file's record stays ``processing``: the same
+        bytes dropped again resume it, those rows reported as applied."""
+        size, sha = path.stat().st_size, fsutil.sha256_file(path)
+        reason = render("file_internal_error", {"file": path.name, "error": repr(exc)[:200]}, self.language)
+        [applied] = self.db.conn.execute(
+            "SELECT count(*) FROM resolutions r JOIN resolution_files f ON f.id = r.file_id "
+            "WHERE f.sha256 = ? AND f.status = 'processing'", (sha,)).fetchone()
+        what_to_do = (render("file_internal_error_what_to_do", {"applied": str(applied)}, self.language)
+                      if applied else None)
+        return self._quarantine(path, size, sha, reason, what_to_do)
+
+    def _quarantine(self, path: Path, size: int, sha: str, reason: str,
+                    what_to_do: str | None = None) -> ResolutionOutcome:
         target = fsutil.free_name(self.rt.folders["quarantine"], path.name)
-        text = (f"{path.name}\n{utcnow()}\nsha256: {sha}\n\n{reason}\n\n"
-                f"{render('file_quarantined_what_to_do', {}, self.language)}\n")
+        what_to_do = what_to_do or render("file_quarantined_what_to_do", {}, self.language)
+        text = f"{path.name}\n{utcnow()}\nsha256: {sha}\n\n{reason}\n\n{what_to_do}\n"
         fsutil.write_atomic(target.with_name(target.name + ".reason.txt"), text.encode("utf-8"))
         fsutil.move(path, target)
+        path.with_name(path.name + ".done").unlink(missing_ok=True)
         with self.db.transaction() as conn:
             conn.execute("INSERT INTO resolution_files(sha256, original_name, size, received_at, status, stored_path, "
                          "reason) VALUES (?, ?, ?, ?, 'quarantined', ?, ?)",
@@ -652,6 +751,17 @@ def _choice(action: str, src: RowInput) -> str:
                        "customer": src.text("customer").upper() if action in APPLYING else ""}, sort_keys=True)
 
 
+def _places(twins: list[_Row]) -> str:
+    """Where the copies of a line are: row numbers, with the sheet when they are on several."""
+    if len({t.src.title for t in twins}) == 1:
+        return ", ".join(str(t.src.row) for t in twins)
+    return ", ".join(f"{t.src.row} ({t.src.title})" for t in twins)
+
+
+def _header(key: str, language: str) -> str:
+    return next(c.header(language) for c in DECISION_COLUMNS if c.key == key)
+
+
 def _int(text: str) -> int | None:
     try:
         return int(text)
@@ -667,4 +777,41 @@ def resolution_files(runtime: Runtime) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and is_candidate(p)) if folder.is_dir() else []
 
 
-__all__ = ["Resolver", "ResolutionOutcome", "RowResult", "resolution_files"]
+def settled(paths: list[Path], stable_seconds: float, stop: threading.Event | None = None) -> list[Path]:
+    """The files of ``paths`` done being written, by the service's rule (``daemon._StableFiles``):
+    a ``NAME.done`` marker beside it, or size and time unchanged for ``stable_seconds``. For one
+    pass (``run --once``) the files are looked at, then again ``stable_seconds`` later: a file
+    still changing (Excel or a copy to the share still writing it) is left for the next run rather
+    than read half-written and quarantined. The time alone is not enough: Explorer and robocopy
+    give a copy its source's old time before its bytes are all there."""
+    if stable_seconds <= 0 or not paths:
+        return list(paths)
+    before: dict[Path, tuple[int, int]] = {}
+    ready = []
+    for path in paths:
+        if path.with_name(path.name + ".done").exists():
+            ready.append(path)
+            continue
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            continue
+        before[path] = (st.st_size, st.st_mtime_ns)
+    if before:
+        if stop is not None:
+            stop.wait(stable_seconds)
+        else:
+            time.sleep(stable_seconds)
+        for path, seen in before.items():
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                continue
+            if (st.st_size, st.st_mtime_ns) == seen or path.with_name(path.name + ".done").exists():
+                ready.append(path)
+            else:
+                log.info("resolution_still_changing", file=path.name, stable_seconds=stable_seconds)
+    return sorted(ready)
+
+
+__all__ = ["Resolver", "ResolutionOutcome", "RowResult", "resolution_files", "settled"]

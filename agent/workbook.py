@@ -45,7 +45,7 @@ from .store import utcnow
 
 log = structlog.get_logger(__name__)
 
-LAYOUT_VERSION = "1"
+LAYOUT_VERSION = "2"  # 2: Facturas and Cliente cells formatted as text
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "\x00")
 MAX_CELL_TEXT = 32_767  # Excel's limit per cell
 
@@ -91,6 +91,8 @@ class Column:
     kind: str = "text"  # text | amount | date | score | int
     hidden: bool = False
     decision: bool = False
+    typed_as_text: bool = False  # a decision cell formatted "@": what finance types stays text
+
 
     def header(self, language: str) -> str:
         return self.es if language == "es" else self.en
@@ -114,8 +116,10 @@ _CANDIDATES = [
 ]
 DECISION_COLUMNS = [
     Column("action", "Acción", "Action", 24, decision=True),
-    Column("invoices", "Facturas", "Invoices", 22, decision=True),
-    Column("customer", "Cliente", "Customer", 18, decision=True),
+    # Text cells, so that Excel does not turn "5,7" (invoices 5 and 7) into the number 5.7, "5/7"
+    # into a date, or a long document number into a rounded one.
+    Column("invoices", "Facturas", "Invoices", 22, decision=True, typed_as_text=True),
+    Column("customer", "Cliente", "Customer", 18, decision=True, typed_as_text=True),
     Column("note", "Nota", "Note", 30, decision=True),
 ]
 # The bank line as both sheets show it first.
@@ -265,16 +269,34 @@ def applied_row(item: AppliedItem, language: str) -> dict[str, object]:
 
 
 # -- workbook -------------------------------------------------------------------------------
-def build(pending: Sequence[dict], applied: Sequence[dict], language: str, *, results: bool = False) -> Workbook:
-    """The workbook for these rows. ``results`` adds the result columns (the ``-resultado`` file)."""
+def build(pending: Sequence[dict], applied: Sequence[dict], language: str) -> Workbook:
+    """The workbook for these rows (the ``-resultado`` file: :func:`build_result`)."""
     wb = Workbook()
-    extra = RESULT_COLUMNS if results else []
     ws = wb.active
     ws.title = SHEETS["pending"][language]
-    write_sheet(ws, PENDING_COLUMNS + extra, pending, SHEET_ACTIONS["pending"], language)
-    write_sheet(wb.create_sheet(SHEETS["applied"][language]), APPLIED_COLUMNS + extra, applied,
+    write_sheet(ws, PENDING_COLUMNS, pending, SHEET_ACTIONS["pending"], language)
+    write_sheet(wb.create_sheet(SHEETS["applied"][language]), APPLIED_COLUMNS, applied,
                 SHEET_ACTIONS["applied"], language)
     _summary(wb.create_sheet(SHEETS["summary"][language]), pending, applied, language)
+    _instructions(wb.create_sheet(SHEETS["help"][language]), language)
+    return wb
+
+
+def build_result(sheets: Sequence[tuple[str, str, Sequence[dict]]], language: str) -> Workbook:
+    """The ``-resultado`` workbook: ``sheets`` as (kind, title, rows), one sheet per sheet of the
+    dropped file that had results, under its own title, with the result columns. A kind the file
+    had no result on gets its sheet empty, so finance always finds both."""
+    wb = Workbook()
+    wb.remove(wb.active)
+    titles = {title.casefold() for _, title, _ in sheets}
+    for kind in ("pending", "applied"):
+        mine = [(title, rows) for k, title, rows in sheets if k == kind]
+        if not mine and SHEETS[kind][language].casefold() not in titles:
+            mine = [(SHEETS[kind][language], [])]
+        for title, rows in mine:
+            write_sheet(wb.create_sheet(title), SHEET_COLUMNS[kind] + RESULT_COLUMNS, rows, SHEET_ACTIONS[kind], language)
+    _summary(wb.create_sheet(SHEETS["summary"][language]), [r for k, _, rows in sheets if k == "pending" for r in rows],
+             [r for k, _, rows in sheets if k == "applied" for r in rows], language)
     _instructions(wb.create_sheet(SHEETS["help"][language]), language)
     return wb
 
@@ -291,7 +313,10 @@ def write_sheet(ws, columns: list[Column], rows: Sequence[dict], actions: Iterab
         for col, column in enumerate(columns, start=1):
             cell = put(ws, r, col, row.get(column.key), column.kind, language)
             if column.decision:
-                (cell or ws.cell(row=r, column=col)).fill = _DECISION_FILL
+                cell = cell or ws.cell(row=r, column=col)
+                cell.fill = _DECISION_FILL
+                if column.typed_as_text:
+                    cell.number_format = "@"
     last = get_column_letter(len(columns))
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:{last}{max(len(rows), 1) + 1}"

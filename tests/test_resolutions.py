@@ -5,9 +5,12 @@ ERP's postings.csv holds exactly the valid rows; the result workbook gives every
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
+import re
 import shutil
+import sqlite3
 import zipfile
 from decimal import Decimal
 from pathlib import Path
@@ -90,13 +93,15 @@ def fill(source: Path, target: Path, decisions: dict[str, dict[str, object]], *,
 
 
 def results(path: Path) -> dict[str, tuple[str, str]]:
-    """payer -> (result, detail) from a -resultado workbook, both sheets."""
+    """payer -> (result, detail) from a -resultado workbook, every sheet with results."""
     wb = openpyxl.load_workbook(path)
     out = {}
-    for ws in wb.worksheets[:2]:
+    for ws in wb.worksheets:
         header = {c.value: c.column for c in ws[1]}
+        if "Resultado" not in header:
+            continue
         for r in range(2, ws.max_row + 1):
-            key = f"{ws.cell(r, header['Pagador']).value}#{r}"
+            key = f"{ws.cell(r, header['Pagador']).value}#{ws.title}!{r}"
             out[key] = (ws.cell(r, header["Resultado"]).value, ws.cell(r, header["Detalle del resultado"]).value)
     return out
 
@@ -449,10 +454,18 @@ def test_waits_while_the_erp_cannot_be_read(pending):
 
 
 def test_csv_twin_lists_only_pending_lines(pending):
-    ws, _ = pending
+    """The twin's id_linea is the workbook's id_linea (the store's line id; it held the identity's
+    first 16 characters under that name); the full identity is the last column."""
+    ws, workbook = pending
     [twin] = (ws.root / "exceptions").glob("excepciones-*-acme.csv")
     rows = list(csv.reader(twin.read_text(encoding="utf-8-sig").splitlines()))
     assert rows[0][:4] == ["id_linea", "fecha", "cuenta", "valor"] and len(rows) == 1 + len(LINES)
+    assert rows[0][-1] == "identidad"
+    sheet = openpyxl.load_workbook(workbook)["Pendientes"]
+    header = {c.value: c.column for c in sheet[1]}
+    in_workbook = {sheet.cell(r, header["identidad"]).value: sheet.cell(r, header["id_linea"]).value
+                   for r in range(2, sheet.max_row + 1)}
+    assert {row[-1]: int(row[0]) for row in rows[1:]} == in_workbook
 
 
 @pytest.mark.slow
@@ -718,3 +731,286 @@ def test_new_refusals_read_in_english():
     assert render("file_too_many_rows", {"file": "r.xlsx", "sheet": "Pending", "limit": "200000"}, "en").startswith(
         "Sheet Pending of r.xlsx has more than 200000 rows")
     assert "{" not in render("row_partially_posted", {"documents": "RCPT-1", "key": "K"}, "en")
+
+
+# -- read errors, bugs and the files after them (review of the round trip) -------------------------
+def _rewrite(source: Path, target: Path, member: str, change) -> Path:
+    """A copy of ``source`` with one part's bytes changed, as another tool (or a cut copy) leaves it."""
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zout:
+        for name in zin.namelist():
+            data = zin.read(name)
+            zout.writestr(name, change(data) if name == member else data)
+    return target
+
+
+@pytest.mark.parametrize("damage, reason", [
+    ("cut", "no se puede leer desde la fila"),  # the sheet's XML cut short
+    ("text_in_number", "desde la fila 2 (ValueError: could not convert string to float: '1.234.567,89')"),
+])
+def test_a_damaged_sheet_is_refused_and_the_next_file_goes_on(pending, damage, reason):
+    """openpyxl (read-only) parses a sheet only when its rows are read, after the file opened: a
+    damaged sheet raised out of Resolver.process, failed every run --once and held up the files
+    after it. It is a refusal like any unreadable file, naming the sheet and the row."""
+    ws, workbook = pending
+    filled = fill(workbook, ws.root / "tmp.xlsx", {"PAGADOR SIETE": {"Acción": "ignorar"}})
+    fill(workbook, ws.root / "resolutions" / "z-bueno.xlsx", {"PAGADOR TRECE": {"Acción": "ignorar"}})
+    if damage == "cut":
+        def change(data):
+            return data[: len(data) - 200]
+    else:
+        def change(data):  # a number cell holding es-CO text: Excel never writes it, other tools may
+            return re.sub(rb'(<c r="D2"[^>]*>)<v>[^<]*</v>', rb"\1<v>1.234.567,89</v>", data)
+    _rewrite(filled, ws.root / "resolutions" / "a-danado.xlsx", "xl/worksheets/sheet1.xml", change)
+    summary = run_agent(ws)
+    assert [(o.path.name, o.status) for o in summary.resolutions] == [
+        ("a-danado.xlsx", "quarantined"), ("z-bueno.xlsx", "processed")]
+    text = (ws.root / "quarantine" / "a-danado.xlsx.reason.txt").read_text(encoding="utf-8")
+    assert "La hoja Pendientes de a-danado.xlsx no se puede leer" in text and reason in text, text
+    assert "no se aplicó nada" in text
+    assert ws.query("SELECT original_name, status FROM resolution_files ORDER BY id") == [
+        ("a-danado.xlsx", "quarantined"), ("z-bueno.xlsx", "processed")]
+    assert not list((ws.root / "resolutions").iterdir())
+
+
+def test_a_bug_with_one_file_sets_it_aside_and_the_others_go_on(pending, monkeypatch):
+    """A bug after some rows were applied: the file goes to quarantine with what happened (it would
+    otherwise fail at every rescan), the next file is processed, and dropping the file again
+    resumes it, the rows applied before reported as applied."""
+    from conciliador.resolutions import Resolver
+
+    ws, workbook = pending
+    fill(workbook, ws.root / "resolutions" / "a.xlsx", {"PAGADOR SIETE": {"Acción": "ignorar"}})
+    fill(workbook, ws.root / "resolutions" / "b.xlsx", {"PAGADOR TRECE": {"Acción": "ignorar"}})
+    original = Resolver._write_result
+
+    def broken(self, path, *args):
+        if path.name == "a.xlsx":
+            raise RuntimeError("a bug")
+        return original(self, path, *args)
+
+    monkeypatch.setattr(Resolver, "_write_result", broken)
+    summary = run_agent(ws)
+    assert [(o.path.name, o.status) for o in summary.resolutions] == [("a.xlsx", "quarantined"), ("b.xlsx", "processed")]
+    text = (ws.root / "quarantine" / "a.xlsx.reason.txt").read_text(encoding="utf-8")
+    assert "Error interno al procesar a.xlsx (RuntimeError('a bug'))" in text
+    assert "ya se habían aplicado filas de este archivo (1)" in text and "no se aplicó nada" not in text
+
+    monkeypatch.undo()
+    shutil.move(ws.root / "quarantine" / "a.xlsx", ws.root / "resolutions" / "a.xlsx")
+    [again] = run_agent(ws).resolutions
+    assert again.status == "processed"
+    [(status, detail)] = by_payer(results(again.result), "PAGADOR SIETE")
+    assert status == "aplicado" and "a.xlsx, hoja Pendientes, fila" in detail
+    assert ws.query("SELECT count(*) FROM resolutions") == [(2,)]
+
+
+def test_a_store_error_leaves_the_file_for_the_next_round(pending, monkeypatch):
+    """The store locked (or the disk full) is worth trying again: the file stays in resolutions/,
+    run --once does not fail, and the files after it are processed."""
+    from conciliador.resolutions import Resolver
+
+    ws, workbook = pending
+    fill(workbook, ws.root / "resolutions" / "a.xlsx", {"PAGADOR SIETE": {"Acción": "ignorar"}})
+    fill(workbook, ws.root / "resolutions" / "b.xlsx", {"PAGADOR TRECE": {"Acción": "ignorar"}})
+    original = Resolver.process
+
+    def locked(self, path):
+        if path.name == "a.xlsx":
+            raise sqlite3.OperationalError("database is locked")
+        return original(self, path)
+
+    monkeypatch.setattr(Resolver, "process", locked)
+    summary = run_agent(ws)
+    assert [(o.path.name, o.status) for o in summary.resolutions] == [("b.xlsx", "processed")]
+    assert [p.name for p in (ws.root / "resolutions").iterdir()] == ["a.xlsx"]
+    monkeypatch.undo()
+    [outcome] = run_agent(ws).resolutions
+    assert (outcome.status, outcome.applied) == ("processed", 1)
+
+
+def test_a_stale_copy_above_the_valid_row_does_not_hold_it_up(pending):
+    """Finance pasted an older (or tampered) copy of a row above the agent's own: the copy is
+    refused for what it is, the valid row applies (it used to be reported as a copy of the stale one)."""
+    ws, workbook = pending
+    wb = openpyxl.load_workbook(workbook)
+    sheet = wb["Pendientes"]
+    header = {c.value: c.column for c in sheet[1]}
+    row = next(r for r in range(2, sheet.max_row + 1) if sheet.cell(r, header["Pagador"]).value == "PAGADOR SIETE")
+    sheet.insert_rows(2, amount=2)
+    row += 2
+    for copy, hidden in ((2, "version"), (3, "identidad")):
+        for col in range(1, sheet.max_column + 1):
+            sheet.cell(copy, col).value = sheet.cell(row, col).value
+        sheet.cell(copy, header["Acción"]).value = "devolver"  # another decision: not a conflict with the valid row
+    sheet.cell(2, header["version"]).value = 999_999
+    sheet.cell(3, header["identidad"]).value = "0" * 64
+    sheet.cell(row, header["Acción"]).value = "ignorar"
+    wb.save(ws.root / "resolutions" / "copias.xlsx")
+    [outcome] = run_agent(ws).resolutions
+    assert (outcome.applied, outcome.refused) == (1, 2)
+    found = by_payer(results(outcome.result), "PAGADOR SIETE")
+    assert found[0][0] == "rechazado" and "La línea cambió desde que se generó este libro" in found[0][1]
+    assert found[1][0] == "rechazado" and "Las columnas ocultas de esta fila" in found[1][1]
+    assert found[2] == ("aplicado", "Registrado (ignorar); no se envía nada al ERP.")
+    assert ws.query("SELECT d.reason FROM decisions d JOIN statement_lines l ON l.id = d.line_id WHERE "
+                    "json_extract(l.data, '$.payer_name') = 'PAGADOR SIETE' AND d.superseded_by IS NULL") == [
+        ("finance_ignore",)]
+
+
+def test_a_valid_copy_with_the_same_decision_is_reported_as_resolved_by_the_first(pending):
+    ws, workbook = pending
+    fill(workbook, ws.root / "resolutions" / "r.xlsx", {"PAGADOR SIETE": {"Acción": "ignorar"}},
+         duplicate={"PAGADOR SIETE": {"Acción": "Ignorar"}})
+    [outcome] = run_agent(ws).resolutions
+    assert (outcome.applied, outcome.refused) == (1, 0)
+    [first, second] = by_payer(results(outcome.result), "PAGADOR SIETE")
+    assert first[0] == "aplicado"
+    assert second[0] == "sin cambios" and "Ya resuelta con la misma decisión en r.xlsx, hoja Pendientes, fila" in second[1]
+
+
+def test_invoices_and_customers_excel_stored_as_numbers_or_dates(pending):
+    """An es-CO Excel turns "5,7" (invoices 5 and 7) into the number 5.7, "180000000,5" into a
+    decimal, "5/7" into a date, and rounds numbers past 15 digits: the text finance typed is lost,
+    and read back without the dot it matched another invoice (FE-5). Refused with what to do; a
+    whole number of up to 15 digits is a document number and is used."""
+    ws, workbook = pending
+    fill(workbook, ws.root / "resolutions" / "n.xlsx", {
+        "PAGADOR UNO": {"Acción": "aplicar a facturas", "Facturas": 180000000.5},
+        "PAGADOR DOS": {"Acción": "aplicar a facturas", "Facturas": 5.7},
+        "PAGADOR TRES": {"Acción": "anticipo", "Cliente": 1234567890123456789},
+        "PAGADOR CUATRO": {"Acción": "aplicar a facturas", "Facturas": dt.datetime(2026, 7, 5)},
+        "PAGADOR CINCO": {"Acción": "aplicar candidato 1", "Cliente": 7.5},
+        "PAGADOR SEIS": {"Acción": "aplicar a facturas", "Facturas": 1.800000004e9},  # FE-4's document, whole
+        "PAGADOR TRECE": {"Acción": "ignorar", "Facturas": 5.7},  # a cell the action does not read
+    })
+    [outcome] = run_agent(ws).resolutions
+    found = results(outcome.result)
+    expect = {
+        "PAGADOR UNO": "La celda Facturas quedó guardada como el número 180000000,5",
+        "PAGADOR DOS": "La celda Facturas quedó guardada como el número 5,7",
+        # stored as a double, as Excel does: the last digits are already gone
+        "PAGADOR TRES": "La celda Cliente quedó guardada como el número 1234567890123457000, de más de 15 dígitos",
+        "PAGADOR CUATRO": "La celda Facturas quedó guardada como la fecha 05/07/2026",
+        "PAGADOR CINCO": "La celda Cliente quedó guardada como el número 7,5",
+    }
+    for payer, text in expect.items():
+        [(status, detail)] = by_payer(found, payer)
+        assert status == "rechazado" and text in detail, (payer, detail)
+    assert "separadas por espacios o «;»" in by_payer(found, "PAGADOR DOS")[0][1]
+    assert by_payer(found, "PAGADOR SEIS")[0][0] == "aplicado"
+    assert by_payer(found, "PAGADOR TRECE")[0][0] == "aplicado"
+    assert [(p["customer_id"], p["applied_document"]) for p in ws.postings()] == [("C005", "1800000004")]
+
+
+def test_invoices_typed_as_a_number_in_english():
+    from conciliador.messages import render
+
+    text = render("row_number_cell", {"column": "Invoices", "value": "5.7"}, "en")
+    assert text.startswith("The Invoices cell was stored as the number 5.7") and '";"' in text
+    assert "{" not in render("row_number_too_long", {"column": "Customer", "value": "1"}, "en")
+    assert "{" not in render("row_no_action", {"columns": "Invoices"}, "en")
+
+
+def test_two_sheets_of_one_kind_each_row_its_own_result(pending):
+    """Pendientes and Pending (a language switch), and an Excel copy «Pendientes (2)»: every sheet's
+    rows are processed, results and claims are kept by sheet title and row (row 2 of the second
+    sheet used to be skipped and shown with the first sheet's result)."""
+    ws, workbook = pending
+    wb = openpyxl.load_workbook(workbook)
+    sheet = wb["Pendientes"]
+    header = {c.value: c.column for c in sheet[1]}
+    rows = {sheet.cell(r, header["Pagador"]).value: r for r in range(2, sheet.max_row + 1)}
+    first = next(p for p, r in rows.items() if r == 2)
+    english = wb.create_sheet("Pending")
+    for col in range(1, sheet.max_column + 1):
+        english.cell(1, col).value = sheet.cell(1, col).value
+        english.cell(2, col).value = sheet.cell(rows["PAGADOR TRECE"], col).value
+    english.cell(2, header["Acción"]).value = "ignorar"
+    copy = wb.copy_worksheet(sheet)
+    copy.title = "Pendientes (2)"
+    copy.cell(rows["PAGADOR SIETE"], header["Acción"]).value = "no es pago de cliente"
+    copy.cell(2, header["Acción"]).value = "devolver"  # the same line and decision as on Pendientes
+    sheet.cell(2, header["Acción"]).value = "devolver"
+    wb.save(ws.root / "resolutions" / "hojas.xlsx")
+
+    [outcome] = run_agent(ws).resolutions
+    assert (outcome.applied, outcome.refused) == (3, 0)
+    result = openpyxl.load_workbook(outcome.result)
+    assert result.sheetnames == ["Pendientes", "Pending", "Pendientes (2)", "Aplicados hoy", "Resumen", "Instrucciones"]
+    found = results(outcome.result)
+    assert found[f"{first}#Pendientes!2"] == ("aplicado", "Registrado (devolver); no se envía nada al ERP.")
+    assert found["PAGADOR TRECE#Pending!2"] == ("aplicado", "Registrado (ignorar); no se envía nada al ERP.")
+    assert found["PAGADOR SIETE#Pendientes (2)!3"][0] == "aplicado"
+    status, detail = found[f"{first}#Pendientes (2)!2"]
+    assert status == "sin cambios" and "hojas.xlsx, hoja Pendientes, fila 2" in detail
+    assert sorted(ws.query("SELECT sheet, row FROM resolutions")) == [
+        ("Pendientes", 2), ("Pendientes (2)", rows["PAGADOR SIETE"]), ("Pending", 2)]
+
+
+def test_a_sheet_with_decisions_but_no_hidden_columns_is_named(pending):
+    """A renamed copy whose hidden columns were deleted cannot be matched back: the file is refused
+    naming the sheet, rather than its decisions being skipped without a word."""
+    ws, workbook = pending
+    wb = openpyxl.load_workbook(workbook)
+    notes = wb.create_sheet("Mis decisiones")
+    notes.append(["Pagador", "Acción", "Facturas"])
+    notes.append(["PAGADOR DOS", "aplicar a facturas", "FE-2, FE-12"])
+    wb.save(ws.root / "resolutions" / "renombrada.xlsx")
+    text = _quarantined(ws, "renombrada.xlsx")
+    assert "La hoja Mis decisiones de renombrada.xlsx no tiene las columnas line_id, identity, version" in text
+
+
+def test_rows_past_a_wrong_dimension_are_read(pending):
+    """read-only openpyxl trusts a sheet's <dimension>; a tool that writes it short lost rows silently."""
+    ws, workbook = pending
+    filled = fill(workbook, ws.root / "tmp.xlsx", {"PAGADOR SIETE": {"Acción": "ignorar"},
+                                                   "PAGADOR TRECE": {"Acción": "ignorar"}})
+    _rewrite(filled, ws.root / "resolutions" / "dim.xlsx", "xl/worksheets/sheet1.xml",
+             lambda data: re.sub(rb'<dimension ref="[^"]+"', b'<dimension ref="A1:C3"', data))
+    [outcome] = run_agent(ws).resolutions
+    assert (outcome.status, outcome.applied, outcome.refused) == ("processed", 2, 0)
+
+
+def test_invoices_or_customer_without_an_action_are_reported(pending):
+    ws, workbook = pending
+    fill(workbook, ws.root / "resolutions" / "r.xlsx", {
+        "PAGADOR DOS": {"Facturas": "FE-2, FE-12"},
+        "PAGADOR TRES": {"Cliente": "C007", "Facturas": "FE-6"},
+        "PAGADOR CUATRO": {"Nota": "llamar al cliente"},
+    })
+    [outcome] = run_agent(ws).resolutions
+    assert (outcome.applied, outcome.refused) == (0, 2)
+    found = results(outcome.result)
+    assert by_payer(found, "PAGADOR DOS") == [
+        ("rechazado", "La fila tiene Facturas pero no una Acción; no se aplicó. Elija la acción en la lista desplegable.")]
+    assert "La fila tiene Facturas y Cliente pero no una Acción" in by_payer(found, "PAGADOR TRES")[0][1]
+    assert by_payer(found, "PAGADOR CUATRO") == []
+    assert ws.postings() == []
+
+
+def test_run_once_takes_only_settled_workbooks(tmp_path):
+    """run --once uses the service's stable-file rule: a file still being written is left for the
+    next run (it would be read half-written and quarantined), one with a NAME.done marker is taken."""
+    import threading
+
+    from conciliador.resolutions import settled
+
+    marked, quiet, busy = (tmp_path / n for n in ("marcado.xlsx", "quieto.xlsx", "escribiendo.xlsx"))
+    for path in (marked, quiet, busy):
+        path.write_bytes(b"PK")
+    (tmp_path / "marcado.xlsx.done").write_text("")
+    writer = threading.Timer(0.2, lambda: busy.write_bytes(b"PK and more"))
+    writer.start()
+    try:
+        assert settled([busy, marked, quiet], 1.0) == [marked, quiet]
+    finally:
+        writer.join()
+    assert settled([busy, marked, quiet], 0) == [busy, marked, quiet]
+
+
+def test_the_done_marker_goes_with_the_file(pending):
+    ws, workbook = pending
+    fill(workbook, ws.root / "resolutions" / "r.xlsx", {"PAGADOR SIETE": {"Acción": "ignorar"}})
+    (ws.root / "resolutions" / "r.xlsx.done").write_text("")
+    [outcome] = run_agent(ws).resolutions
+    assert outcome.applied == 1 and not list((ws.root / "resolutions").iterdir())

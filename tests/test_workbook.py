@@ -205,3 +205,18 @@ def test_english_workbook(tmp_path):
     assert validation.formula1.startswith('"apply candidate 1,') and "not a customer payment" in validation.formula1
     assert sheet.cell(2, h["Date"]).number_format == "YYYY-MM-DD"
     assert "No reference" in sheet.cell(2, h["Reason"]).value or "customer" in sheet.cell(2, h["Reason"]).value
+
+
+def test_invoice_and_customer_cells_are_text_cells(written):
+    """Facturas and Cliente carry the text number format '@': what finance types stays text, so an
+    es-CO Excel does not turn "5,7" (invoices 5 and 7) into the number 5.7, "5/7" into a date, or a
+    long document number into a rounded one."""
+    _, path = written
+    pending = openpyxl.load_workbook(path)["Pendientes"]
+    h = headers(pending)
+    assert pending.max_row > 2
+    for r in range(2, pending.max_row + 1):
+        assert pending.cell(r, h["Facturas"]).number_format == "@"
+        assert pending.cell(r, h["Cliente"]).number_format == "@"
+        assert pending.cell(r, h["Acción"]).number_format == "General"  # a drop-down: nothing to keep
+        assert pending.cell(r, h["Valor"]).number_format == "#,##0.00"
