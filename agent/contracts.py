@@ -159,7 +159,8 @@ class ErpConnector(abc.ABC):
 
     def find_step(self, posting: Posting, step: str, done: Mapping[str, PostingResult]) -> PostingResult | None:
         """What ``step`` left in the ERP for ``posting.key``, or None if it left nothing. Called
-        before a step whose outcome is unknown is sent again. Default: :meth:`find_posting`."""
+        before a step whose outcome is unknown is sent again; for a reversal (one step named
+        ``"reverse"``) too. Default: :meth:`find_posting`."""
         return self.find_posting(posting.key)
 
     def reverse(self, posting: Posting) -> PostingResult:

@@ -120,7 +120,7 @@ class Poster:
         for attempt in retrying:
             with attempt:
                 if unknown:
-                    found = self._look_up(connector, posting, step, done, reversal)
+                    found = self._look_up(connector, posting, step, done)
                     if found is not None:
                         return found, True
                 self._mark_in_flight(posting.key, step)
@@ -132,13 +132,15 @@ class Poster:
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     @staticmethod
-    def _look_up(connector: ErpConnector, posting: Posting, step: str, done: dict[str, PostingResult],
-                 reversal: bool) -> PostingResult | None:
+    def _look_up(connector: ErpConnector, posting: Posting, step: str,
+                 done: dict[str, PostingResult]) -> PostingResult | None:
         """Whether the ERP already made this step. A refusal *to answer* (a missing authorisation
         for the lookup, say) leaves the outcome unknown: reported as failed, finance would redo by
         hand what the ERP may have done. So it defers, and the step is checked again next time."""
         try:
-            return connector.find_posting(posting.key) if reversal else connector.find_step(posting, step, done)
+            # A reversal is one step, "reverse": find_step gets the whole posting (what it reverses,
+            # the payer), which a connector may need to look without broad read rights.
+            return connector.find_step(posting, step, done)
         except PermanentError as exc:
             raise RetryableError(f"could not check whether the ERP already made step {step!r} of {posting.key}, "
                                  f"so it is not sent again until that can be checked: {exc.erp_message or exc}") from exc

@@ -65,7 +65,8 @@ def main() -> None:
     try:
         url = json.loads(child.stdout.readline())["url"]
         settings = {"base_url": url, "client": "100", "user": USER, "password": PASSWORD, "company_code": "1000",
-                    "timeout_seconds": 120, "gl_accounts": {"bank": BANK_GL}}
+                    "timeout_seconds": 120, "gl_accounts": {"bank": BANK_GL},
+                    "allow_http": True}  # the emulator on localhost
 
         def connector(**extra) -> SapErp:
             return SapErp(SapErp.Settings.model_validate({**settings, **extra}), company="bench")

@@ -122,6 +122,58 @@ def test_partial_payments_keep_the_invoice_identity(emu, erp):
     assert (residual.REBZG, residual.REBZJ, residual.REBZZ, residual.XBLNR) == (a.BELNR, a.GJAHR, "001", "K4")
 
 
+def test_the_rest_of_a_credit_memo_used_in_part_stays_open_as_the_credit_memo(emu, erp):
+    # FB05 leaves the unused 60,000 as a credit residual (posting key 16, REBZT V) in the payment
+    # document, type DZ: it is the credit memo's rest, not money received, and the agent must see it.
+    a = invoice(emu, "500000.00", "FE-30")
+    cm = invoice(emu, "-100000.00", "NC-30", blart="DG")
+    erp.post(posting("KCM1", "460000.00",
+                     Application(document=doc(a), reference="FE-30", amount=Decimal("500000.00"), currency="COP"),
+                     Application(document=doc(cm), reference="NC-30", amount=Decimal("-40000.00"), currency="COP")))
+    [rest] = [i for i in emu.ledger.bsid.values() if i.REBZG == cm.BELNR]
+    assert (rest.BSCHL, rest.SHKZG, rest.BLART, rest.REBZT, rest.WRBTR) == ("16", "H", "DZ", "V", Decimal("60000.00"))
+    [item] = erp.open_items()
+    assert (item.document, item.reference, item.open_amount, item.due_date) == \
+        (doc(cm), "NC-30", Decimal("-60000.00"), dt.date(2026, 10, 1))  # due when the credit memo was
+    assert [(i.document, i.open_amount) for i in connect(emu, open_items_read="bulk").open_items()] == \
+        [(doc(cm), Decimal("-60000.00"))]
+    # ... and the next payment can use it up.
+    b = invoice(emu, "200000.00", "FE-31")
+    erp.post(posting("KCM2", "140000.00",
+                     Application(document=doc(b), reference="FE-31", amount=Decimal("200000.00"), currency="COP"),
+                     Application(document=doc(cm), reference="NC-30", amount=Decimal("-60000.00"), currency="COP")))
+    assert list(erp.open_items()) == [] and emu.open_item("1000", rest.BELNR, rest.GJAHR, rest.BUZEI) is None
+
+
+@pytest.mark.parametrize("cop_decimals", [0, 2])
+def test_amounts_go_to_sap_in_external_format_whatever_tcurx_gives_cop(cop_decimals):
+    with SapEmulator(currency_decimals={"COP": cop_decimals}) as emu:
+        emu.company_code(seed.BUKRS)
+        emu.ledger.add_customer("1000", "Inversiones Peñalosa S.A.S.", company_codes=("1000",))
+        erp = connect(emu)
+        a = invoice(emu, "1190000", "FE-50")
+        paid = erp.post(posting("KDEC1", "1000000", Application(document=doc(a), amount=Decimal("1000000"),
+                                                                 currency="COP")))
+        [rest] = [i for i in emu.ledger.bsid.values() if i.REBZG == a.BELNR]
+        assert rest.WRBTR == Decimal("190000")
+        assert ("0011100505", "40", "S", Decimal("1000000")) in lines_of(emu, paid.document)
+        erp.post(posting("KDEC2", "250000"))
+        [on_account] = [i for i in emu.ledger.bsid.values() if i.XBLNR == "KDEC2"]
+        assert on_account.WRBTR == Decimal("250000")
+        for mode in ("per_customer", "bulk"):
+            assert [(i.document, i.open_amount) for i in connect(emu, open_items_read=mode).open_items()] == \
+                [(doc(a), Decimal("190000"))]
+        cents = posting("KDEC3", "100.50")
+        if cop_decimals == 0:  # refused in words before SAP sees it
+            with pytest.raises(PermanentError, match=r"the payment 100.50 COP has more decimals than SAP keeps for "
+                                                     r"COP \(0\)"):
+                erp.post(cents)
+            assert emu.documents_with_reference("1000", "KDEC3") == []
+        else:
+            erp.post(cents)
+            assert [i.WRBTR for i in emu.ledger.bsid.values() if i.XBLNR == "KDEC3"] == [Decimal("100.50")]
+
+
 def test_payment_on_account_uses_the_committing_wrapper(emu, erp):
     result = erp.post(posting("K5", "250000.00"))
     [credit] = [i for i in emu.ledger.bsid.values() if i.XBLNR == "K5"]
@@ -142,6 +194,14 @@ def test_credentials_in_the_url_are_refused_without_echoing_them(emu):
         SapErp.Settings.model_validate(seed.settings(emu, base_url="https://CONCILIADOR:s3cr3t@sap.example.com:44300"))
     said = explain_error("companies.acme.erp_settings.base_url", refused.value.errors()[0], Path("conciliador.toml"))
     assert "s3cr3t" not in said and "'https://****@sap.example.com:44300'" in said
+
+
+def test_plain_http_is_refused_unless_allowed(emu):
+    settings = seed.settings(emu, base_url="http://sap.example.com:8000", allow_http=False)
+    with pytest.raises(ValidationError, match="plain HTTP: SAP's logon would send the password in clear"):
+        SapErp.Settings.model_validate(settings)
+    assert SapErp.Settings.model_validate({**settings, "allow_http": True}).base_url == "http://sap.example.com:8000"
+    assert not SapErp.Settings.model_validate({**settings, "base_url": "https://sap.example.com:44300"}).allow_http
 
 
 def test_arithmetic_is_checked_before_sap_sees_it(emu, erp):
@@ -333,6 +393,38 @@ def test_reversal_reopens_what_the_payment_cleared(emu, erp):
     assert "reversed by" in erp.find_posting("K18").detail
     with pytest.raises(PermanentError, match="already reversed"):
         erp.reverse(reversal.model_copy(update={"key": "K18S"}))
+
+
+def test_lost_reversal_answer_is_found_through_the_customer_bapis_without_rfc_read_table(emu):
+    # The security team allows no RFC_READ_TABLE (customers come from the Z function): after a
+    # reversal's answer is lost, the agent asks find_posting(key) (or find_step with the posting),
+    # which must not depend on BKPF.
+    emu.users["CONCILIADOR"].functions = {
+        "BAPI_AR_ACC_GETOPENITEMS", "BAPI_AR_ACC_GETBALANCEDITEMS", "Z_CONCILIADOR_CLEARING",
+        "Z_CONCILIADOR_ACC_DOC_POST", "Z_CONCILIADOR_RESET_REVERSE", "Z_CONCILIADOR_CUSTOMERS"}
+    erp = connect(emu, customer_read="function", timeout_seconds=0.3)
+    a = invoice(emu, "100000.00", "FE-40")
+    b = invoice(emu, "80000.00", "FE-41")
+    app_a = Application(document=doc(a), amount=Decimal("100000.00"), currency="COP")
+    app_b = Application(document=doc(b), amount=Decimal("30000.00"), currency="COP")
+    paid = erp.post(posting("KREV1", "100000.00", app_a))
+    partly = erp.post(posting("KREV2", "30000.00", app_b))
+    reversal = posting("KREV1R", "100000.00", app_a).model_copy(
+        update={"kind": PostingKind.REVERSAL, "reverses": paid.document})
+    emu.inject("Z_CONCILIADOR_RESET_REVERSE", "timeout", seconds=1.0)
+    with pytest.raises(RetryableError):
+        erp.reverse(reversal)
+    [(belnr, gjahr)] = emu.documents_with_reference("1000", "KREV1R")
+    assert erp.find_posting("KREV1R").document == f"{belnr}/{gjahr}"
+    # A new run (the agent restarted) knows nothing of the reversal: given the posting, the lookup
+    # still goes through the customer's account.
+    fresh = connect(emu, customer_read="function")
+    assert fresh.find_step(reversal, "reverse", {}).document == f"{belnr}/{gjahr}"
+    # A reversal not made is "not there", as conclusively: the payment's lines are on the account.
+    not_made = posting("KREV2R", "30000.00", app_b).model_copy(
+        update={"kind": PostingKind.REVERSAL, "reverses": partly.document})
+    assert fresh.find_step(not_made, "reverse", {}) is None
+    assert "RFC_READ_TABLE" not in emu.calls
 
 
 # -- TLS -----------------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """The SAP emulator behaves as SAP does where the connector depends on it: the WSDL's shape, the
 message shapes, ICF logon, sessions (a commit in another call commits nothing), open items at a
-key date, and duplicate reference detection off unless switched on."""
+key date, duplicate reference detection off unless switched on, and TCURX: the decimals of a
+currency from BAPI_CURRENCY_GETDECIMALS, external amounts in and out of every posting path, the
+internal value only in RFC_READ_TABLE."""
 
 from __future__ import annotations
 
@@ -115,3 +117,42 @@ def test_open_at_key_date_and_duplicate_reference_check(emu):
     ledger.duplicate_reference_check = True
     with pytest.raises(SapMessage, match="already been entered"):
         seed.residual(emu, next(iter(ledger.bsid.values())), Decimal("50.00"), dt.date(2026, 10, 22))
+
+
+def test_currency_decimals_and_external_amounts():
+    with SapEmulator(currency_decimals={"COP": 0}) as emu:
+        emu.company_code(seed.BUKRS)
+        emu.ledger.add_customer("1000", "Inversiones Peñalosa S.A.S.", company_codes=("1000",))
+        body = (f'<soap-env:Envelope xmlns:soap-env="{SOAP}"><soap-env:Body><urn:BAPI_CURRENCY_GETDECIMALS xmlns:urn='
+                f'"{NS}"><CURRENCY>COP</CURRENCY></urn:BAPI_CURRENCY_GETDECIMALS></soap-env:Body></soap-env:Envelope>')
+        root = etree.fromstring(session().post(f"{emu.url}/sap/bc/soap/rfc", data=body,
+                                               headers={"Content-Type": "text/xml"}).content)
+        [answer] = root.iter(f"{{{NS}}}BAPI_CURRENCY_GETDECIMALS.Response")
+        assert [(c.tag, c.text) for c in answer.find("CURRENCY_DECIMALS")] == [
+            ("CURRENCY", "COP"), ("CURDECIMALS", "0"), ("CURRENCY_ISO", "COP")]
+        assert answer.findtext("RETURN/TYPE") in ("", None)
+        unknown = service(emu, "BAPI_CURRENCY_GETDECIMALS")(CURRENCY="XXX")
+        assert (unknown.RETURN.TYPE, unknown.RETURN.MESSAGE) == ("E", "Currency XXX is not defined")
+        # FB05 through the wrapper: FVAL is external; more decimals than COP has cannot be converted.
+        invoice = emu.ledger.post_invoice("1000", "1000", Decimal("1190000"), "COP", xblnr="FE-1",
+                                          bldat=dt.date(2026, 10, 1))
+        header = {"BKPF-BUKRS": "1000", "BKPF-BLDAT": "20261120", "BKPF-BUDAT": "20261120", "BKPF-BLART": "DZ",
+                  "BKPF-WAERS": "COP", "BKPF-XBLNR": "K1"}
+
+        def clearing(amount: str):
+            ftpost = [{"STYPE": "K", "COUNT": "001", "FNAM": k, "FVAL": v} for k, v in header.items()]
+            ftpost += [{"STYPE": "P", "COUNT": "001", "FNAM": k, "FVAL": v} for k, v in
+                       {"RF05A-NEWBS": "40", "RF05A-NEWKO": "11100505", "BSEG-WRBTR": amount}.items()]
+            ftclear = [{"AGKOA": "D", "AGKON": "0000001000", "AGBUK": "1000", "XNOPS": "X", "SELFD": "BELNR",
+                        "SELVON": f"{invoice.BELNR}2026001"}]
+            return service(emu, "Z_CONCILIADOR_CLEARING")(I_AUGLV="EINGZAHL", I_TCODE="FB05",
+                                                          T_FTPOST={"item": ftpost}, T_FTCLEAR={"item": ftclear})
+
+        refused = clearing("1190000.50")
+        assert refused.RETURN.item[0].MESSAGE == \
+            "Amount 1190000.50 has more decimal places than currency COP allows (0)"
+        assert clearing("1190000").T_BLNTAB.item and emu.cleared_item("1000", invoice.BELNR, invoice.GJAHR)
+        # Only RFC_READ_TABLE shows the internal value: 1,190,000 COP is 11,900.00 inside SAP.
+        read = service(emu, "RFC_READ_TABLE")(QUERY_TABLE="BSAD", FIELDS={"item": [{"FIELDNAME": "WRBTR"}]},
+                                              OPTIONS={"item": [{"TEXT": f"BELNR = '{invoice.BELNR}'"}]})
+        assert [row.WA.strip() for row in read.DATA.item] == ["11,900.00"]

@@ -1,6 +1,7 @@
 """What SAP's line items become: ALPHA numbers, signs from DB_CR_IND, due dates from the baseline
 and terms, discount terms, references and assignments, residual items, left-out lines; and the
-same items read in bulk from BSID with RFC_READ_TABLE (user's decimal notation, TCURX shift)."""
+same items read in bulk from BSID with RFC_READ_TABLE (user's decimal notation, TCURX shift, with
+the decimals read from SAP: COP at 0 as SAP delivers it, or at 2)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from conciliador import PermanentError
 from conciliador.plugins.sap import SapErp
 from conciliador.plugins.sap.normalise import alpha_in, alpha_out, due_date, reference, sap_date, written_number
 from emulators.sap import SapEmulator, seed
@@ -118,3 +120,44 @@ def test_bulk_reading_gives_the_same_items(emu, notation):
     assert bulk == per_customer and len(bulk) == 9
     assert bulk[f"{yen.BELNR}/{yen.GJAHR}/001"].open_amount == Decimal("150000")  # 1500.00 inside SAP (TCURX)
     assert bulk["1800000001/2026/001"].open_amount == Decimal("1000000.00")  # the residual, as its invoice
+
+
+@pytest.mark.parametrize("cop_decimals", [0, 2])
+def test_cop_amounts_are_right_whatever_tcurx_gives_cop(cop_decimals):
+    # SAP delivers COP without decimals (TCURX, SAP note 137626); some systems keep two. The BAPI
+    # gives external amounts either way, RFC_READ_TABLE the internal ones: both must read the same.
+    with SapEmulator(currency_decimals={"COP": cop_decimals}) as emu:
+        emu.company_code(seed.BUKRS)
+        emu.ledger.add_customer("1000", "Inversiones Peñalosa S.A.S.", company_codes=("1000",))
+        plain = emu.ledger.post_invoice("1000", "1000", Decimal("1190000"), "COP", xblnr="FE-1", bldat=BASE,
+                                        tax=Decimal("190000"))
+        seed.residual(emu, emu.ledger.post_invoice("1000", "1000", Decimal("500000"), "COP", xblnr="FE-2", bldat=BASE),
+                      Decimal("200000"), dt.date(2026, 10, 20))
+
+        per_customer = read(emu)
+        bulk = read(emu, open_items_read="bulk")
+
+        assert bulk == per_customer
+        assert sorted((i.reference, i.open_amount, i.vat) for i in bulk.values()) == [
+            ("FE-1", Decimal("1190000"), Decimal("190000")), ("FE-2", Decimal("300000"), None)]
+        assert bulk[f"{plain.BELNR}/{plain.GJAHR}/001"].open_amount.as_tuple().exponent == -cop_decimals
+        assert "BAPI_CURRENCY_GETDECIMALS" in emu.calls
+        erp = SapErp(SapErp.Settings.model_validate(seed.settings(emu)), company="acme")
+        [line] = [r for r in erp.check() if r.name.startswith("SAP currency decimals")]
+        assert (line.ok, line.detail) == (True, f"COP: {cop_decimals} decimals (TCURX)")
+
+
+def test_without_the_decimals_bapi_the_setting_stands_in(emu):
+    emu.ledger.decimals["COP"] = 0
+    emu.ledger.post_invoice("1000", "1000", Decimal("1190000"), "COP", xblnr="FE-1", bldat=BASE)
+    emu.users["CONCILIADOR"].functions = {"RFC_READ_TABLE", "BAPI_AR_ACC_GETOPENITEMS"}  # no S_RFC for the BAPI
+    # Per customer the BAPI's external amounts need no decimals; bulk reading cannot do without.
+    assert [i.open_amount for i in read(emu).values()] == [Decimal("1190000")]
+    with pytest.raises(PermanentError, match=r"decimals of currency COP are unknown.*add BAPI_CURRENCY_GETDECIMALS "
+                                             r"to the user's S_RFC.*currency_decimals = \{ COP = N \}"):
+        read(emu, open_items_read="bulk")
+    assert [i.open_amount for i in read(emu, open_items_read="bulk", currency_decimals={"COP": 0}).values()] == \
+        [Decimal("1190000")]
+    erp = SapErp(SapErp.Settings.model_validate(seed.settings(emu, currency_decimals={"cop": 0})), company="acme")
+    [line] = [r for r in erp.check() if r.name.startswith("SAP currency decimals")]
+    assert line.ok and line.detail.startswith("COP: 0 decimals from the currency_decimals setting; SAP could not be")

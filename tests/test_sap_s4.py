@@ -1,7 +1,9 @@
 """SAP S/4HANA mode (backend = "s4_odata") against the emulator over HTTP: open items from the
 OData cube, payments in two steps (Journal Entry - Post, then the asynchronous clearing), the
 conformance kit, and the agent resuming at the clearing step after a crash or a timeout between
-the two steps, without a second journal entry."""
+the two steps, without a second journal entry; a clearing SAP refuses, or cannot be paired,
+reaching finance rather than being sent for ever or reported done; SOAP faults that leave the
+outcome unknown; COP at 0 decimals."""
 
 from __future__ import annotations
 
@@ -13,13 +15,14 @@ from typing import Any
 
 import pytest
 
-from conciliador import Application, Posting, PostingKind, RetryableError
+from conciliador import Application, PermanentError, Posting, PostingKind, RetryableError
 from conciliador.config import Settings
 from conciliador.daemon import Agent
 from conciliador.plugins.sap import SapErp
 from conciliador.store import Database
 from conciliador.testing import ErpConformance, ErpTestSystem, SeedData
 from conftest import cli
+import emulators.sap.s4 as s4_emulator
 from emulators.sap import SapEmulator, seed
 
 ACCOUNT = "0123-456789-01"
@@ -200,6 +203,7 @@ accounts = ["{ACCOUNT}"]
 [companies.acme.erp_settings]
 backend = "s4_odata"
 base_url = "{emu.url}"
+allow_http = true
 client = "{emu.client}"
 user = "CONCILIADOR"
 password = "env:CONCILIADOR_TEST_SAP_PASSWORD"
@@ -255,3 +259,131 @@ def test_s4_clearing_that_never_shows_is_retried_not_lost(emu):
     assert erp.find_step(posting, "clear", done) is None  # not yet: the agent will look again
     assert emu.s4.idle()
     assert erp.find_step(posting, "clear", done).document == done["post"].document
+
+
+def _pay(invoice, key: str, amount: str = "1785000.00") -> Posting:
+    return Posting(key=key, company="acme", kind=PostingKind.APPLY, customer_id="1000", currency="COP",
+                   amount=Decimal(amount), value_date=DAY, bank_account=ACCOUNT,
+                   applications=(Application(document=f"{invoice.BELNR}/{invoice.GJAHR}/001", reference="FE-9101",
+                                             amount=Decimal(amount), currency="COP"),))
+
+
+def test_a_clearing_sap_refuses_goes_to_finance_instead_of_being_sent_for_ever(emu):
+    invoice = _book(emu)
+    erp = SapErp(SapErp.Settings.model_validate(s4_settings(emu, s4={
+        "clearing_wait_seconds": 0.3, "clearing_attempts": 2, "clearing_give_up_seconds": 0})), company="acme")
+    posting = _pay(invoice, "S4CLOSE")
+    done = {"post": erp.post_step(posting, "post", {})}
+    emu.ledger.companies["1000"].closed.add((DAY.year, DAY.month))  # month-end close between the two steps
+    outcomes = []
+    for _ in range(4):
+        try:
+            outcomes.append(erp.find_step(posting, "clear", done) or erp.post_step(posting, "clear", done))
+        except (RetryableError, PermanentError) as exc:
+            outcomes.append(exc)
+    assert [type(o).__name__ for o in outcomes] == ["RetryableError", "RetryableError", "PermanentError",
+                                                    "PermanentError"]
+    assert emu.s4.requests.count("JournalEntryBulkClearingRequest_In") == 2  # never a third
+    assert "Posting period 011 2026 is not open" in emu.s4.aif_errors["S4CLOSECLR"]  # where SAP says why
+    said = str(outcomes[-1])
+    assert f"journal entry {done['post'].document} is posted" in said and "clearing of" in said
+    assert "/AIF/ERR, message S4CLOSECLR" in said and "F-32" in said
+    assert emu.open_item("1000", invoice.BELNR, invoice.GJAHR) is not None
+
+
+def test_the_clearing_bound_counts_from_the_journal_entry(emu):
+    invoice = _book(emu)
+    erp = SapErp(SapErp.Settings.model_validate(s4_settings(emu, s4={
+        "clearing_wait_seconds": 0.1, "clearing_attempts": 1, "clearing_give_up_seconds": 3600})), company="acme")
+    posting = _pay(invoice, "S4AGE")
+    done = {"post": erp.post_step(posting, "post", {})}
+    emu.ledger.companies["1000"].closed.add((DAY.year, DAY.month))
+    for _ in range(2):  # sent twice already, but the journal entry is minutes old: still retried
+        with pytest.raises(RetryableError):
+            erp.post_step(posting, "clear", done)
+    # The agent kept the journal entry from two hours ago (its detail carries the time).
+    old = done["post"].model_copy(update={"detail": "Journal Entry - Post, 2020-01-01T00:00:00Z"})
+    with pytest.raises(PermanentError, match="did not happen"):
+        erp.post_step(posting, "clear", {"post": old})
+
+
+def test_a_refused_clearing_reaches_the_exceptions_file(tmp_path, emu, monkeypatch):
+    invoice = _book(emu)
+    posted = emu.ledger.post_journal_entry
+
+    def then_close(*args, **kwargs):  # the period closes right after the journal entry posts
+        result = posted(*args, **kwargs)
+        emu.ledger.companies["1000"].closed.add((DAY.year, DAY.month))
+        return result
+
+    monkeypatch.setattr(emu.ledger, "post_journal_entry", then_close)
+    settings = _agent_settings(tmp_path, emu, s4={"clearing_wait_seconds": 0.2, "clearing_attempts": 2,
+                                                  "clearing_give_up_seconds": 0})
+    agent = Agent(settings)
+    try:
+        _statement(agent.rt.folders["inbox"])
+        summary = agent.run_once()
+    finally:
+        agent.close()
+    assert (summary.posted, summary.failed, summary.pending) == (0, 1, 0), summary
+    assert emu.s4.requests.count("JournalEntryBulkClearingRequest_In") == 2
+    [csv] = [p for p in summary.exception_files if p.suffix == ".csv"]
+    text = csv.read_text(encoding="utf-8-sig")
+    assert "is posted (payment" in text and "the clearing of" in text and "did not happen" in text
+    assert emu.open_item("1000", invoice.BELNR, invoice.GJAHR) is not None
+
+
+def test_a_payment_whose_lines_cannot_be_paired_is_not_reported_cleared(emu, monkeypatch):
+    # SAP's cube of this release does not return Reference3IDByBusinessPartner: nothing pairs the
+    # journal entry's lines with the invoices, so nothing may be reported cleared.
+    row = s4_emulator.cube_row
+    monkeypatch.setattr(s4_emulator, "cube_row", lambda i, c: {**row(i, c), "Reference3IDByBusinessPartner": ""})
+    invoice = _book(emu)
+    erp = SapErp(SapErp.Settings.model_validate(s4_settings(emu)), company="acme")
+    posting = _pay(invoice, "S4REF3")
+    done = {"post": erp.post_step(posting, "post", {})}
+    assert erp.find_step(posting, "clear", done) is None
+    with pytest.raises(PermanentError, match=rf"journal entry {done['post'].document} is posted, but SAP returns no "
+                                             r"customer line of it naming .* \(0 of 1 found\)"):
+        erp.post_step(posting, "clear", done)
+    assert emu.s4.requests.count("JournalEntryBulkClearingRequest_In") == 0
+    assert emu.open_item("1000", invoice.BELNR, invoice.GJAHR) is not None
+
+
+def test_soap_faults_final_only_when_sap_refused_before_posting(emu):
+    invoice = _book(emu)
+    erp = SapErp(SapErp.Settings.model_validate(s4_settings(emu)), company="acme")
+    # A runtime fault after SAP committed: retryable; the lookup finds the journal entry, no second one.
+    posting = _pay(invoice, "S4FAULT1")
+    emu.inject("JournalEntryCreateRequestConfirmation_In", "fault_after_commit")
+    with pytest.raises(RetryableError, match="does not say whether it was done: SRT: Processing error"):
+        erp.post_step(posting, "post", {})
+    found = erp.find_step(posting, "post", {})
+    assert found is not None and len(emu.documents_with_reference("1000", "S4FAULT1")) == 1
+    # The same fault every time, nothing posted: after three, the fourth attempt is not sent.
+    again = _pay(invoice, "S4FAULT2")
+    emu.inject("JournalEntryCreateRequestConfirmation_In", "fault", times=10)
+    for _ in range(3):
+        with pytest.raises(RetryableError):
+            erp.find_step(again, "post", {}) or erp.post_step(again, "post", {})
+    sent = emu.s4.requests.count("JournalEntryCreateRequestConfirmation_In")
+    with pytest.raises(PermanentError, match="with a SOAP fault 3 times, and the agent found nothing posted"):
+        erp.find_step(again, "post", {}) or erp.post_step(again, "post", {})
+    assert emu.s4.requests.count("JournalEntryCreateRequestConfirmation_In") == sent
+    # Refused by the runtime before the service ran (no S_SERVICE): final at once.
+    emu.injections.clear()
+    emu.users["CONCILIADOR"].functions = {"API_OPLACCTGDOCITEMCUBE_SRV", "RFC_READ_TABLE"}
+    with pytest.raises(PermanentError, match="S_SERVICE"):
+        erp.post_step(_pay(invoice, "S4FAULT3"), "post", {})
+
+
+def test_cop_without_decimals_reads_and_posts(emu):
+    emu.ledger.decimals["COP"] = 0  # TCURX as SAP delivers COP
+    invoice = _book(emu)
+    erp = SapErp(SapErp.Settings.model_validate(s4_settings(emu)), company="acme")
+    [item] = erp.open_items()
+    assert item.open_amount == Decimal("1785000")
+    with pytest.raises(PermanentError, match=r"more decimals than SAP keeps for COP \(0\)"):
+        erp.post(_pay(invoice, "S4CENTS", "1785000.50"))
+    erp.post(_pay(invoice, "S4COP0", "1785000"))
+    assert emu.s4.idle() and list(erp.open_items()) == []

@@ -27,12 +27,23 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
+from decimal import Decimal
 from typing import Any
 
 import structlog
 
-from conciliador import CheckResult, Customer, OpenItem, PermanentError, Posting, PostingResult, RetryableError
+from conciliador import (
+    CheckResult,
+    Customer,
+    OpenItem,
+    PermanentError,
+    Posting,
+    PostingKind,
+    PostingResult,
+    RetryableError,
+)
 
+from .currency import GET_DECIMALS, CurrencyDecimals
 from .customers import reader as customer_reader
 from .errors import message_text, raise_for_return, errors_in
 from .normalise import (
@@ -55,6 +66,7 @@ GET_OPEN = "BAPI_AR_ACC_GETOPENITEMS"
 GET_BALANCED = "BAPI_AR_ACC_GETBALANCEDITEMS"
 READ_TABLE = "RFC_READ_TABLE"
 ALL_OPEN = dt.date(9999, 12, 31)  # key date: everything open now, whatever its posting date
+UNKNOWN = object()  # a lookup that could not tell whether SAP holds the document
 
 
 def run_probe(results: list[CheckResult], name: str, call, detail) -> Any:
@@ -73,8 +85,10 @@ class EccBackend:
         self.settings = settings
         self.company = company
         self.rfc = RfcClient(settings)
-        self.lines = PaymentLines(settings, company)
+        self.currencies = CurrencyDecimals(self.rfc, settings)
+        self.lines = PaymentLines(settings, company, self.currencies)
         self.customer_reader = customer_reader(self)
+        self.reversals: dict[str, Posting] = {}  # reversal key -> the reversal asked for in this run
 
     def close(self) -> None:
         self.rfc.close()
@@ -119,8 +133,9 @@ class EccBackend:
         return list(result.LINEITEMS.item) if result.LINEITEMS is not None else []
 
     def normalise(self, rows: Iterable[Any]) -> list[SapItem]:
-        return open_items(rows, self.settings.currency_decimals, self.settings.special_gl_indicators,
-                          self.payment_types)
+        rows = list(rows)
+        decimals = self.currencies.of_rows({(r["CURRENCY"] or "").strip() for r in rows})
+        return open_items(rows, decimals, self.settings.special_gl_indicators, self.payment_types)
 
     def customer_items(self, kunnr: str, *, action: str) -> list[SapItem]:
         return self.normalise(self.open_rows(kunnr, action=action))
@@ -145,7 +160,7 @@ class EccBackend:
                 continue
             seen.add(key)
             try:
-                rows.append(bsid_row(fields, self.settings.currency_decimals))
+                rows.append(bsid_row(fields, self.currencies.read))
             except ValueError as exc:
                 raise PermanentError(f"SAP table BSID, document {key[0]}/{key[1]}/{key[2]}: {exc}") from None
         for item in self.normalise(rows):
@@ -153,8 +168,46 @@ class EccBackend:
 
     # == finding a posting by its key =====================================================================
     def find_posting(self, key: str) -> PostingResult | None:
+        """The document whose reference (XBLNR) is ``key``. A reversal this connector was asked to
+        make is looked for on the customer's account first (customer BAPIs, no table read); any
+        other key in BKPF, the one place to look without the customer."""
+        reversal = self.reversals.get(key)
+        if reversal is not None:
+            found = self.find_reversal(reversal)
+            if found is not UNKNOWN:
+                return found  # type: ignore[return-value]
+        return self.find_in_bkpf(key)
+
+    def find_reversal(self, posting: Posting) -> PostingResult | None | object:
+        """The reversal ``posting.key`` of document ``posting.reverses``, through the payer's account:
+        FBRA resets the clearing and posts a reversal whose customer lines (reference = the
+        reversal's key) clear the payment's own customer lines on the reversal date. So the payer's
+        open and cleared items since the payment's value date show the reversal if it was made, and
+        show the payment's lines either way. If they do not show the payment at all (it was on other
+        customers' accounts: a head office paying for its branches), the answer is :data:`UNKNOWN`.
+        Needs only ``BAPI_AR_ACC_GETOPENITEMS`` and ``BAPI_AR_ACC_GETBALANCEDITEMS``, for shops
+        where ``RFC_READ_TABLE`` is not allowed."""
+        kunnr = alpha_in(posting.customer_id)
+        action = f"look for the reversal with reference {posting.key}"
+        rows = self.open_rows(kunnr, action=action)
+        today = dt.date.today()
+        result = self.rfc.call(GET_BALANCED, action, COMPANYCODE=self.settings.company_code, CUSTOMER=kunnr,
+                               DATE_FROM=min(posting.value_date, today).isoformat(),
+                               DATE_TO=max(posting.value_date, today).isoformat())
+        raise_for_return(result.RETURN, action=action)
+        rows += list(result.LINEITEMS.item) if result.LINEITEMS is not None else []
+        for row in rows:
+            if (row["REF_DOC_NO"] or "").strip() == posting.key:
+                return PostingResult(key=posting.key, document=document_id(row["DOC_NO"].strip(), row["FISC_YEAR"]),
+                                     detail=f"reverses {posting.reverses}")
+        belnr, _, gjahr = posting.reverses.partition("/")
+        if any((row["DOC_NO"] or "").strip() == belnr and str(row["FISC_YEAR"]).strip() == gjahr for row in rows):
+            return None  # the payment's lines are there and no reversal cleared them
+        return UNKNOWN
+
+    def find_in_bkpf(self, key: str) -> PostingResult | None:
         """The document whose reference (BKPF-XBLNR) is ``key``, read from BKPF (indexed by company
-        code and reference). Without the customer this is the one place to look."""
+        code and reference) with RFC_READ_TABLE."""
         found = []
         for row in self.read_table("BKPF", ["BELNR", "GJAHR", "BSTAT", "STBLG", "BUDAT"],
                                    f"BUKRS = '{self.settings.company_code}' AND XBLNR = '{key}'",
@@ -195,7 +248,7 @@ class EccBackend:
         # whether it was made. Its errors propagate: "could not ask" must never read as "not there".
         own = {i.item.document for i in self.normalise(rows)}
         if any(a.document not in own for a in posting.applications):
-            return self.find_posting(posting.key)
+            return self.find_in_bkpf(posting.key)
         return None
 
     # == posting ========================================================================================
@@ -206,6 +259,9 @@ class EccBackend:
         return self.post(posting)
 
     def find_step(self, posting: Posting, step: str, done: Mapping[str, PostingResult]) -> PostingResult | None:
+        if posting.kind is PostingKind.REVERSAL:
+            found = self.find_reversal(posting)
+            return self.find_in_bkpf(posting.key) if found is UNKNOWN else found  # type: ignore[return-value]
         return self.find_for(posting)
 
     def log_einvoice_status(self, document: str, cufe: str, status: str, at: dt.datetime) -> None:
@@ -357,6 +413,9 @@ class EccBackend:
         ``POSTING_INTERFACE_REVERSE_DOC``), committing in the same call. The reversal carries the
         reversal's own key in XBLNR; it posts today, in the reason code's terms "02" when the
         original's period is another one (SAP's reason 01 reverses in the same period)."""
+        # Remembered so that find_posting(key), all the agent asks after a lost answer, can look
+        # on the customer's account instead of in BKPF.
+        self.reversals[posting.key] = posting
         parts = posting.reverses.split("/")
         if len(parts) != 2 or not parts[1].isdigit():
             raise PermanentError(f"SAP: {posting.reverses!r} is not a document this connector posted "
@@ -387,6 +446,7 @@ class EccBackend:
                       lambda _: "WSDL of RFC_READ_TABLE loaded from /sap/bc/soap/wsdl11")
         if logon is None:
             return results  # every other call would fail the same way
+        probe(*self.currencies_probe())
         readable = all([probe(name, call, detail) is not None for name, call, detail in self.customer_reader.probes()])
         first = next(iter(self.customer_reader.records()), None) if readable else None
         if first is not None:
@@ -396,11 +456,25 @@ class EccBackend:
             probe("SAP open items of the company code (RFC_READ_TABLE BSID)",
                   lambda: list(self.read_table("BSID", ["BELNR"], f"BUKRS = '{s.company_code}' AND BELNR = '0'",
                                                action="check BSID")), lambda _: "readable")
-        probe("SAP document lookup by reference (RFC_READ_TABLE BKPF)", lambda: self.find_posting("CONCILIADORCHECK"),
+        probe("SAP document lookup by reference (RFC_READ_TABLE BKPF)", lambda: self.find_in_bkpf("CONCILIADORCHECK"),
               lambda found: "readable" if found is None else f"a document already carries the test reference: "
                                                               f"{found.document}")
         results += self._check_posting()
         return results
+
+    def currencies_probe(self) -> tuple[str, Any, Any]:
+        """check(): the decimals SAP keeps for the company code's currency, asked afresh."""
+        currency = self.settings.local_currency
+        self.currencies.known.pop(currency, None)
+        self.currencies.unavailable = None
+
+        def detail(decimals: int) -> str:
+            if self.currencies.source.get(currency) == "SAP":
+                return f"{currency}: {decimals} decimals (TCURX)"
+            return (f"{currency}: {decimals} decimals from the currency_decimals setting; SAP could not be asked: "
+                    f"{self.currencies.unavailable}")
+
+        return (f"SAP currency decimals ({GET_DECIMALS})", lambda: self.currencies.read(currency), detail)
 
     def _check_posting(self) -> list[CheckResult]:
         """Both wrappers in test mode: the user may call them, may post in the company code, the
@@ -412,6 +486,7 @@ class EccBackend:
                        if getattr(gl, k)}}
         today = dt.date.today().strftime("%Y%m%d")
         currency = s.local_currency
+        one = self.lines.amount(Decimal(1), currency, "the test amount")
         ftpost = [{"STYPE": "K", "COUNT": "001", "FNAM": k, "FVAL": v} for k, v in {
             "BKPF-BUKRS": s.company_code, "BKPF-BLDAT": today, "BKPF-BUDAT": today, "BKPF-BLART": s.document_type,
             "BKPF-WAERS": currency, "BKPF-XBLNR": "CONCILIADORCHECK", "BKPF-BKTXT": "conciliador check"}.items()]
@@ -420,7 +495,7 @@ class EccBackend:
             for key in ("40", "50"):
                 n += 1
                 ftpost += [{"STYPE": "P", "COUNT": f"{n:03d}", "FNAM": f, "FVAL": v} for f, v in
-                           {"RF05A-NEWBS": key, "RF05A-NEWKO": account, "BSEG-WRBTR": "1.00"}.items()]
+                           {"RF05A-NEWBS": key, "RF05A-NEWKO": account, "BSEG-WRBTR": one}.items()]
         out = []
         name = f"SAP clearing wrapper {s.clearing_function} (test run)"
         try:
@@ -443,8 +518,8 @@ class EccBackend:
                 ACCOUNTGL={"item": [{"ITEMNO_ACC": "0000000001", "GL_ACCOUNT": gl.bank, "COMP_CODE": s.company_code},
                                     {"ITEMNO_ACC": "0000000002", "GL_ACCOUNT": gl.bank, "COMP_CODE": s.company_code}]},
                 ACCOUNTRECEIVABLE={"item": []},
-                CURRENCYAMOUNT={"item": [{"ITEMNO_ACC": "0000000001", "CURRENCY": currency, "AMT_DOCCUR": "1.00"},
-                                         {"ITEMNO_ACC": "0000000002", "CURRENCY": currency, "AMT_DOCCUR": "-1.00"}]},
+                CURRENCYAMOUNT={"item": [{"ITEMNO_ACC": "0000000001", "CURRENCY": currency, "AMT_DOCCUR": one},
+                                         {"ITEMNO_ACC": "0000000002", "CURRENCY": currency, "AMT_DOCCUR": f"-{one}"}]},
                 RETURN={"item": []})
             errors = errors_in(result.RETURN.item if result.RETURN is not None else [])
             out.append(CheckResult(name=name, ok=not errors,

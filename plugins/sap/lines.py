@@ -1,6 +1,7 @@
 """The lines of a payment document, shared by the ECC (FB05) and S/4HANA (Journal Entry) paths:
-amounts in the form SAP keeps them, the G/L account of each kind of line, and the checks every
-application must pass before SAP sees it, so a refusal is explained in words, not as ``F5 702``."""
+amounts in SAP's external format (the FB05 wrapper converts them to the internal one), the G/L
+account of each kind of line, and the checks every application must pass before SAP sees it, so a
+refusal is explained in words, not as ``F5 702``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from decimal import Decimal
 from conciliador import Application, PermanentError, Posting, RetryableError
 from conciliador.models import normalise_account
 
+from .currency import CurrencyDecimals
 from .normalise import SapItem
 from .settings import SapSettings
 
@@ -27,17 +29,23 @@ class Deduction:
 
 
 class PaymentLines:
-    def __init__(self, settings: SapSettings, company: str) -> None:
+    def __init__(self, settings: SapSettings, company: str, currencies: CurrencyDecimals) -> None:
         self.settings = settings
         self.company = company
+        self.currencies = currencies
 
     def bank_gl(self, posting: Posting) -> str:
         gl = self.settings.gl_accounts
         return gl.bank_by_account.get(normalise_account(posting.bank_account), gl.bank)
 
     def amount(self, amount: Decimal, currency: str, what: str) -> str:
-        """``amount`` as plain text with the decimals SAP keeps for ``currency`` (TCURX)."""
-        decimals = self.settings.currency_decimals.get(currency, 2)
+        """``amount`` in external format (``1234567.89``; ``1190000`` for a currency SAP keeps
+        without decimals), with the decimals SAP keeps for ``currency`` (TCURX, read from SAP). An
+        amount with more decimals than that is refused here, in words; when SAP cannot say, it is
+        sent as it is and SAP's own conversion decides."""
+        decimals = self.currencies.get(currency)
+        if decimals is None:
+            return format(amount, "f")
         unit = Decimal(1).scaleb(-decimals)
         if amount != amount.quantize(unit):
             raise PermanentError(f"SAP: {what} {amount} {currency} has more decimals than SAP keeps for {currency} "

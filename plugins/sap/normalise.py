@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -152,8 +152,14 @@ def document_id(belnr: str, gjahr: str) -> str:
     return f"{belnr}/{gjahr}"
 
 
-def _scale(currency: str, decimals: Mapping[str, int]) -> Decimal:
-    return Decimal(1).scaleb(-decimals.get(currency, 2))
+def in_currency(amount: Decimal, currency: str, decimals: Mapping[str, int]) -> Decimal:
+    """An external amount with the decimals SAP keeps for ``currency`` (TCURX, read from SAP). When
+    they are unknown the amount keeps its value: two decimals if that loses nothing."""
+    places = decimals.get(currency)
+    if places is not None:
+        return amount.quantize(Decimal(1).scaleb(-places))
+    cents = amount.quantize(Decimal("0.01"))
+    return cents if cents == amount else amount
 
 
 def to_sap_item(row: Mapping[str, Any], decimals: Mapping[str, int]) -> SapItem:
@@ -163,10 +169,10 @@ def to_sap_item(row: Mapping[str, Any], decimals: Mapping[str, int]) -> SapItem:
     buzei = str(row["ITEM_NUM"] or "").strip().zfill(3)
     currency = (row["CURRENCY"] or "").strip()
     credit = (row["DB_CR_IND"] or "S").strip() == "H"
-    amount = number(row["AMT_DOCCUR"]).quantize(_scale(currency, decimals))
+    amount = in_currency(number(row["AMT_DOCCUR"]), currency, decimals)
     signed = -amount if credit else amount
     inv_ref = (row["INV_REF"] or "").strip()
-    residual = bool(inv_ref) and (row["NXT_DOCTYP"] or "").strip() == "V"
+    residual = is_residual(row)
     root = ((inv_ref, str(row["INV_YEAR"] or "").strip(), str(row["INV_ITEM"] or "").strip().zfill(3))
             if residual else (belnr, gjahr, buzei))
     assignment = (row["ALLOC_NMBR"] or "").strip()
@@ -175,7 +181,7 @@ def to_sap_item(row: Mapping[str, Any], decimals: Mapping[str, int]) -> SapItem:
     baseline = sap_date(row["BLINE_DATE"])
     net, days2, days1 = number(row["NETTERMS"]), number(row["DSCT_DAYS2"]), number(row["DSCT_DAYS1"])
     pct = number(row["DSCT_PCT1"])
-    tax = number(row["TX_DOC_CUR"]).quantize(_scale(currency, decimals))
+    tax = in_currency(number(row["TX_DOC_CUR"]), currency, decimals)
     with_tax = tax > 0 and not residual and 0 < tax < amount
     item = OpenItem(
         document=item_id(*root),
@@ -194,12 +200,16 @@ def to_sap_item(row: Mapping[str, Any], decimals: Mapping[str, int]) -> SapItem:
         discount_rate=(pct / 100) if pct > 0 and days1 else None,
         discount_until=baseline + dt.timedelta(days=int(days1)) if pct > 0 and days1 and baseline else None,
     )
-    return SapItem(item, belnr, gjahr, buzei, root, assignment, baseline, int(net or days2 or days1), xblnr)
+    # The days from the baseline to the due date: what a residual item repeats so it falls due when
+    # the item it continues did (a credit memo without invoice reference: at its baseline).
+    days = (item.due_date - baseline).days if item.due_date and baseline else int(net or days2 or days1)
+    return SapItem(item, belnr, gjahr, buzei, root, assignment, baseline, days, xblnr)
 
 
-def bsid_row(fields: Mapping[str, str], currency_decimals: Mapping[str, int]) -> dict[str, Any]:
+def bsid_row(fields: Mapping[str, str], decimals_of: Callable[[str], int]) -> dict[str, Any]:
     """A BSID row read with RFC_READ_TABLE, as a BAPI3007_2 line. Amounts there are SAP's internal
-    values (two decimals, shifted for TCURX currencies) written in the user's notation."""
+    values (two decimals, shifted for TCURX currencies) written in the user's notation;
+    ``decimals_of(currency)`` gives SAP's decimals for the document currency (TCURX)."""
     out: dict[str, Any] = {}
     currency = fields.get("WAERS", "").strip()
     for column, name in BSID_TO_BAPI.items():
@@ -207,11 +217,22 @@ def bsid_row(fields: Mapping[str, str], currency_decimals: Mapping[str, int]) ->
         if column in BSID_DECIMALS:
             value = written_number(text, BSID_DECIMALS[column]) if text.strip() else Decimal(0)
             if column in ("WRBTR", "WMWST"):
-                value = value.scaleb(2 - currency_decimals.get(currency, 2))
+                value = value.scaleb(2 - decimals_of(currency))
             out[name] = value
         else:
             out[name] = text.strip()
     return out
+
+
+def is_residual(row: Mapping[str, Any]) -> bool:
+    """A residual item (``REBZT`` ``V``): the rest of the item it refers to, left by a partial clearing."""
+    return bool((row["INV_REF"] or "").strip()) and (row["NXT_DOCTYP"] or "").strip() == "V"
+
+
+def unapplied_payment(row: Mapping[str, Any], payment_types: Iterable[str]) -> bool:
+    """Money received and not applied: a credit line of a payment document type, not a residual."""
+    return ((row["DB_CR_IND"] or "").strip() == "H" and (row["DOC_TYPE"] or "").strip() in set(payment_types)
+            and not is_residual(row))
 
 
 def open_items(rows: Iterable[Mapping[str, Any]], decimals: Mapping[str, int],
@@ -219,14 +240,14 @@ def open_items(rows: Iterable[Mapping[str, Any]], decimals: Mapping[str, int],
     """Normalise a customer's (or a company code's) lines. Left out: special G/L items (down
     payments, ``SP_GL_IND``) unless listed in ``special_gl``, noted items, and payments not yet
     applied (credit lines of the payment document types, ``DZ``): money received is not something
-    a customer pays against. Two residuals pointing at one invoice (someone split it by hand in
-    SAP) keep their own ids."""
+    a customer pays against. A residual item is kept whatever its sign and document type: the rest
+    of a credit memo a payment used in part is a credit line of the payment document (posting key
+    16, ``REBZT`` ``V``) and still the credit memo. Two residuals pointing at one invoice (someone
+    split it by hand in SAP) keep their own ids."""
     allowed = set(special_gl)
-    payments = set(payment_types)
     items = [to_sap_item(r, decimals) for r in rows
              if ((r["SP_GL_IND"] or "").strip() in allowed or not (r["SP_GL_IND"] or "").strip())
-             and (r["DOC_STATUS"] or "").strip() != "S"
-             and not ((r["DB_CR_IND"] or "").strip() == "H" and (r["DOC_TYPE"] or "").strip() in payments)]
+             and (r["DOC_STATUS"] or "").strip() != "S" and not unapplied_payment(r, payment_types)]
     counts = Counter(i.item.document for i in items)
     return [i if counts[i.item.document] == 1 else
             SapItem(i.item.model_copy(update={"document": i.physical_id}), i.belnr, i.gjahr, i.buzei,

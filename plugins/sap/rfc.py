@@ -37,6 +37,11 @@ class FunctionMissing(RetryableError):
     SAP team creates it); a read that cannot do without it says so as a PermanentError."""
 
 
+class IcfRefused(RetryableError):
+    """HTTP 403/404 for an ICF service: not active in SICF, or not open to the user. Retryable
+    (IT fixes it, postings wait); a caller that can do without the service may stop asking."""
+
+
 class SapSession(requests.Session):
     """A session whose configured CA bundle wins over ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``:
     requests lets those variables replace the session's ``verify`` whenever a call (as zeep's do)
@@ -94,8 +99,8 @@ class RfcClient:
                 f"SAP refused the logon of user {self.settings.user} in client {self.settings.client} ({what}): "
                 f"{snippet or 'HTTP 401'}. Check user, password and client; the user may be locked (SU01)")
         if status in (403, 404):
-            return RetryableError(f"SAP answered HTTP {status} for {what}: {snippet}. Check that the ICF services "
-                                  "/sap/bc/soap/rfc and /sap/bc/soap/wsdl11 are active (transaction SICF)")
+            return IcfRefused(f"SAP answered HTTP {status} for {what}: {snippet}. Check that the ICF services "
+                              "/sap/bc/soap/rfc and /sap/bc/soap/wsdl11 are active (transaction SICF)")
         if status >= 500 or status in (408, 429):
             return RetryableError(f"SAP answered HTTP {status} for {what}: {snippet or 'no text'}")
         return PermanentError(f"SAP answered HTTP {status} for {what}: {snippet}", erp_message=snippet)

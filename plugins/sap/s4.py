@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
@@ -35,12 +35,13 @@ import structlog
 import zeep
 import zeep.exceptions
 
-from conciliador import CheckResult, OpenItem, PermanentError, Posting, PostingResult, RetryableError
+from conciliador import CheckResult, OpenItem, PermanentError, Posting, PostingKind, PostingResult, RetryableError
 
+from .currency import GET_DECIMALS
 from .ecc import EccBackend, run_probe
 from .errors import LOCK_WORDING
 from .odata import entities
-from .normalise import SapItem, alpha_in, alpha_out, document_id, number, to_sap_item
+from .normalise import SapItem, alpha_in, alpha_out, document_id, number, to_sap_item, unapplied_payment
 
 log = structlog.get_logger(__name__)
 
@@ -54,6 +55,22 @@ CUBE_FIELDS = (
     "Reference3IDByBusinessPartner",
 )
 _ODATA_DATE = re.compile(r"/Date\((-?\d+)\)/")
+_STAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)$")
+# SOAP faults SAP's web service runtime raises before the service runs: the user may not call it,
+# or the message cannot be read. Nothing was posted and the same message meets the same fault.
+PRE_COMMIT_FAULTS = re.compile(r"RFC_AUTHORIZATION_FAILURE|S_SERVICE|not authori[sz]ed|no authori[sz]ation|"
+                               r"cannot be read|de-?seriali[sz]ation|ST_MATCH_FAIL|CX_ST_|schema", re.IGNORECASE)
+UNKNOWN_FAULT_ATTEMPTS = 3  # sends of one posting step answered with an unexplained fault, then finance
+
+
+def stamped(detail: str) -> str:
+    """A step's detail with the time the agent learned of the document (the clearing's give-up clock)."""
+    return f"{detail}, {dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%SZ}"
+
+
+def stamp_of(detail: str) -> dt.datetime | None:
+    match = _STAMP.search(detail or "")
+    return dt.datetime.strptime(match.group(1), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC) if match else None
 
 
 def odata_date(value: Any) -> dt.date | None:
@@ -82,6 +99,11 @@ def as_bapi(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class S4Backend(EccBackend):
+    def __init__(self, settings, company: str) -> None:  # noqa: ANN001 - SapSettings, as EccBackend
+        super().__init__(settings, company)
+        self.clearing_sends: dict[str, tuple[int, dt.datetime]] = {}  # key -> (requests sent, first send)
+        self.unknown_faults: dict[tuple[str, str], list[str]] = {}  # (key, operation) -> unexplained faults
+
     # == reading ======================================================================================
     def odata(self, filter_: str, *, action: str, select: Iterable[str] = CUBE_FIELDS) -> Iterator[dict[str, Any]]:
         params = {"$filter": filter_, "$select": ",".join(select),
@@ -98,7 +120,7 @@ class S4Backend(EccBackend):
         rows = list(rows)
         items = {}
         partials: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
-        decimals = self.settings.currency_decimals
+        decimals = self.currencies.of_rows({(r["CURRENCY"] or "").strip() for r in rows})
         for row in rows:
             item = to_sap_item(row, decimals)
             if (row["NXT_DOCTYP"] or "") == "Z" and row["INV_REF"]:
@@ -118,8 +140,8 @@ class S4Backend(EccBackend):
                 continue
             if (row["DOC_STATUS"] or "") == "S":
                 continue
-            if row["DB_CR_IND"] == "H" and row["DOC_TYPE"] in self.payment_types:
-                continue  # money received, not applied: nothing to pay against
+            if unapplied_payment(row, self.payment_types):
+                continue  # money received, not applied: nothing to pay against (a residual item is kept)
             kept.append(item)
         return kept
 
@@ -148,7 +170,7 @@ class S4Backend(EccBackend):
             return None
         row = rows[0]
         return PostingResult(key=key, document=document_id(row["AccountingDocument"], row["FiscalYear"]),
-                             detail="journal entry")
+                             detail=stamped("journal entry"))
 
     def find_for(self, posting: Posting, rows: list[Any] | None = None) -> PostingResult | None:
         return self.find_posting(posting.key)
@@ -167,7 +189,7 @@ class S4Backend(EccBackend):
         if step == "post":
             existing = self.find_posting(posting.key)
             if existing is not None:
-                return existing.model_copy(update={"detail": "already posted with this key"})
+                return existing.model_copy(update={"detail": stamped("already posted with this key")})
             return self._journal_entry(posting)
         if step == "clear":
             return self._clear_invoices(posting, done["post"])
@@ -191,21 +213,42 @@ class S4Backend(EccBackend):
             self.rfc.proxies[path] = proxy
         return proxy
 
-    def _call(self, path: str, operation: str, action: str, **params: Any) -> Any:
+    def _call(self, path: str, operation: str, action: str, *, key: str, standing: str = "", **params: Any) -> Any:
+        """Send one posting message. A SOAP fault the runtime raises before the service runs (no
+        authority, a message it cannot read) is final. Any other fault leaves the outcome unknown:
+        retryable, so the agent looks the step up before sending again; after
+        ``UNKNOWN_FAULT_ATTEMPTS`` such faults in a row, each followed by a lookup that found
+        nothing, the same fault is SAP's answer and goes to finance. ``standing`` says what the
+        posting already left in SAP, for that message."""
         proxy = self._soap(path)
+        faults = self.unknown_faults.get((key, operation), [])
+        if len(faults) >= UNKNOWN_FAULT_ATTEMPTS:
+            text = faults[-1]
+            raise PermanentError(
+                f"{standing}SAP answered {operation} ({action}) with a SOAP fault {len(faults)} times, and the "
+                f"agent found nothing posted after each: {text}. Ask the SAP team what the fault means "
+                "(SRT_UTIL, the error log of the web service runtime)", erp_message=None)
         try:
-            return getattr(proxy, operation)(**params)
+            result = getattr(proxy, operation)(**params)
         except zeep.exceptions.Fault as fault:
             text = fault.message or ""
             if isinstance(fault.detail, (bytes, str)) or not text:
                 raise self.rfc.http_error(500, fault.detail or text, f"{operation} ({action})") from None
-            raise PermanentError(f"SAP's {operation} refused to {action}: {text}", erp_message=text) from None
+            if PRE_COMMIT_FAULTS.search(text):
+                raise PermanentError(f"{standing}SAP's {operation} refused to {action}: {text}",
+                                     erp_message=text) from None
+            self.unknown_faults[(key, operation)] = [*faults, text]
+            raise RetryableError(f"SAP answered {operation} ({action}) with a SOAP fault that does not say whether "
+                                 f"it was done: {text}; the agent looks it up before sending again",
+                                 erp_message=text) from None
         except zeep.exceptions.TransportError as exc:
             raise self.rfc.http_error(exc.status_code, exc.content, f"{operation} ({action})") from None
         except requests.RequestException as exc:
             raise self.rfc.transport_error(exc, f"{operation} ({action})") from None
         except (zeep.exceptions.Error, ValueError) as exc:
             raise RetryableError(f"SAP's answer to {operation} ({action}) could not be read: {exc}") from None
+        self.unknown_faults.pop((key, operation), None)
+        return result
 
     def _journal_entry(self, posting: Posting) -> PostingResult:
         s = self.settings
@@ -245,7 +288,7 @@ class S4Backend(EccBackend):
         now = dt.datetime.now(dt.UTC).replace(microsecond=0)
         action = f"post payment {posting.key}"
         result = self._call(
-            s.s4.journal_entry_post_path, "JournalEntryCreateRequestConfirmation_In", action,
+            s.s4.journal_entry_post_path, "JournalEntryCreateRequestConfirmation_In", action, key=posting.key,
             MessageHeader={"ID": posting.key, "CreationDateTime": now},
             JournalEntryCreateRequest=[{
                 "MessageHeader": {"ID": posting.key, "CreationDateTime": now},
@@ -268,22 +311,28 @@ class S4Backend(EccBackend):
         if not belnr or set(belnr) == {"0"}:
             raise RetryableError(f"SAP confirmed {action} without a document number")
         return PostingResult(key=posting.key, document=document_id(belnr, entry.FiscalYear),
-                             detail="Journal Entry - Post")
+                             detail=stamped("Journal Entry - Post"))
 
-    def _payment_lines(self, payment: PostingResult) -> list[dict[str, Any]]:
-        """The payment's customer lines that pay an invoice (reference key 3 names it)."""
+    def _payment_lines(self, posting: Posting, payment: PostingResult) -> tuple[list[dict[str, Any]], list[str]]:
+        """The payment's customer lines that pay an invoice (reference key 3 names it), and the
+        applications none of them names: the journal entry has one such line per application, so a
+        missing one means SAP does not return the field (or lost it), and nothing can be paired."""
         belnr, gjahr = payment.document.split("/")
         rows = self.s4_rows(f"CompanyCode eq '{self.settings.company_code}' and AccountingDocument eq '{belnr}' and "
                             f"FiscalYear eq '{gjahr}' and FinancialAccountType eq 'D'",
                             action=f"read the lines of payment {payment.document}")
-        return [r for r in rows if r["REF_KEY_3"]]
+        lines = [r for r in rows if r["REF_KEY_3"]]
+        missing = Counter(a.document for a in posting.applications) - Counter(r["REF_KEY_3"] for r in lines)
+        return lines, sorted(missing.elements())
 
     def find_step(self, posting: Posting, step: str, done: Mapping[str, PostingResult]) -> PostingResult | None:
-        if step == "post":
+        if step == "post" or posting.kind is PostingKind.REVERSAL:
             return self.find_posting(posting.key)
         payment = done["post"]
-        lines = self._payment_lines(payment)
-        if not lines or not all(line["CLEARED"] for line in lines):
+        lines, missing = self._payment_lines(posting, payment)
+        # Cleared only when every application's line shows cleared. With lines missing nothing can
+        # be confirmed: None, and the clearing step itself says why it cannot clear.
+        if missing or not lines or not all(line["CLEARED"] for line in lines):
             return None
         return PostingResult(key=posting.key, document=payment.document, detail="cleared")
 
@@ -291,7 +340,17 @@ class S4Backend(EccBackend):
         """Clear each invoice against the payment line that pays it: in full (with the partial
         payments made before) when they add up, else as a partial payment that stays linked."""
         s = self.settings
-        pending = [line for line in self._payment_lines(payment) if not line["CLEARED"]]
+        lines, missing = self._payment_lines(posting, payment)
+        if missing:
+            raise PermanentError(
+                f"SAP S/4HANA: journal entry {payment.document} is posted, but SAP returns no customer line of it "
+                f"naming {', '.join(missing)} in Reference3IDByBusinessPartner "
+                f"({len(posting.applications) - len(missing)} of {len(posting.applications)} found), so the connector "
+                "cannot tell which line pays which invoice "
+                "and clears none. The payment stays on the customer's account: clear the invoices against it in SAP "
+                "(app 'Clear Incoming Payments', F-32). Ask the SAP team whether the OData service "
+                "API_OPLACCTGDOCITEMCUBE_SRV of this release returns Reference3IDByBusinessPartner")
+        pending = [line for line in lines if not line["CLEARED"]]
         if not pending:
             return PostingResult(key=posting.key, document=payment.document, detail="cleared")
         apar: list[dict[str, Any]] = []
@@ -325,8 +384,10 @@ class S4Backend(EccBackend):
         now = dt.datetime.now(dt.UTC).replace(microsecond=0)
         message_id = f"{posting.key}CLR"
         action = f"clear the invoices paid by {posting.key}"
-        self._call(s.s4.journal_entry_clearing_path, "JournalEntryBulkClearingRequest_In", action,
-                   MessageHeader={"ID": message_id, "CreationDateTime": now},
+        self._give_up_clearing(posting, payment, message_id, pending)
+        standing = f"SAP S/4HANA: journal entry {payment.document} is posted; the clearing of its invoices is not. "
+        self._call(s.s4.journal_entry_clearing_path, "JournalEntryBulkClearingRequest_In", action, key=posting.key,
+                   standing=standing, MessageHeader={"ID": message_id, "CreationDateTime": now},
                    JournalEntryClearingRequest=[{
                        "MessageHeader": {"ID": message_id, "CreationDateTime": now},
                        "JournalEntry": {
@@ -347,6 +408,34 @@ class S4Backend(EccBackend):
                     "monitor (/AIF/ERR)")
             time.sleep(min(0.2, max(s.s4.clearing_wait_seconds / 20, 0.02)))
 
+    def _give_up_clearing(self, posting: Posting, payment: PostingResult, message_id: str,
+                          pending: list[dict[str, Any]]) -> None:
+        """Count this clearing request, or refuse to send another: SAP reports a clearing it refused
+        only in its AIF monitor (or a confirmation pushed to a receiver of its own), nothing a
+        client can ask. Each request so far was followed by a lookup that did not find the lines
+        cleared; after ``s4.clearing_attempts`` of them, and ``s4.clearing_give_up_seconds`` after
+        the journal entry, the next is refused and the posting goes to finance, the journal entry
+        standing. The count lives as long as the connector (a restart sends a few more: harmless,
+        SAP drops a message ID it already cleared); the clock starts at the journal entry, which
+        the agent keeps with the first step."""
+        s4 = self.settings.s4
+        now = dt.datetime.now(dt.UTC)
+        sent, first = self.clearing_sends.get(posting.key, (0, now))
+        since = stamp_of(payment.detail) or first
+        waited = (now - since).total_seconds()
+        if sent >= s4.clearing_attempts and waited >= s4.clearing_give_up_seconds:
+            invoices = ", ".join(sorted({line["REF_KEY_3"] for line in pending}))
+            customers = ", ".join(sorted({alpha_out(line["CUSTOMER"]) for line in pending}))
+            raise PermanentError(
+                f"SAP S/4HANA: journal entry {payment.document} is posted (payment {posting.key}), but the clearing "
+                f"of {invoices} did not happen: SAP took clearing request {message_id} {sent} times and never showed "
+                f"the invoices cleared ({waited / 60:.0f} min since the journal entry). SAP keeps its reason in the "
+                f"AIF monitor (/AIF/ERR, message {message_id}), for instance a posting period closed after the journal "
+                f"entry (F5 201). The money stays on customer {customers}'s account in SAP: clear the invoices "
+                "against it there (app 'Clear Incoming Payments', F-32), or fix the cause and restart the message in "
+                "/AIF/ERR. The agent does not send this clearing again")
+        self.clearing_sends[posting.key] = (sent + 1, first)
+
     # == check ================================================================================================
     def check(self) -> list[CheckResult]:
         s = self.settings
@@ -363,11 +452,27 @@ class S4Backend(EccBackend):
             return results
         for name, call, detail in self.customer_reader.probes():
             probe(name, call, detail)
+        results.append(self._decimals_check())
         probe("SAP Journal Entry - Post (JournalEntryCreateRequestConfirmation_In)",
               lambda: self._soap(s.s4.journal_entry_post_path), lambda _: "WSDL loaded")
         probe("SAP Journal Entry - Clearing (JournalEntryBulkClearingRequest_In)",
               lambda: self._soap(s.s4.journal_entry_clearing_path), lambda _: "WSDL loaded")
         return results
+
+    def _decimals_check(self) -> CheckResult:
+        """The decimals of the company code's currency. S/4HANA's APIs take and give external
+        amounts, so without them the connector only skips its own check of a posting's decimals."""
+        currency = self.settings.local_currency
+        self.currencies.known.pop(currency, None)
+        self.currencies.unavailable = None
+        decimals = self.currencies.get(currency)
+        name = f"SAP currency decimals ({GET_DECIMALS})"
+        if decimals is None:
+            why = self.currencies.unavailable or "SAP did not answer"
+            return CheckResult(name=name, ok=True,
+                               detail=f"{currency}: unknown ({why}); amounts go as they are and SAP checks their decimals")
+        source = "TCURX" if self.currencies.source.get(currency) == "SAP" else "currency_decimals setting"
+        return CheckResult(name=name, ok=True, detail=f"{currency}: {decimals} decimals ({source})")
 
     def reverse(self, posting: Posting) -> PostingResult:
         raise PermanentError(f"SAP S/4HANA: reversing {posting.reverses} is not done by this connector (the SOAP "

@@ -15,11 +15,6 @@ from conciliador import ConnectorSettings
 from conciliador.config import Secret
 from conciliador.models import normalise_account
 
-# Currencies whose amounts SAP keeps with other than two decimals (table TCURX). Only
-# RFC_READ_TABLE (bulk reading) sees the internal value; BAPIs convert to the external one.
-DEFAULT_CURRENCY_DECIMALS = {"BHD": 3, "CLP": 0, "HUF": 0, "IDR": 0, "ISK": 0, "JOD": 3, "JPY": 0, "KRW": 0,
-                             "KWD": 3, "OMR": 3, "PYG": 0, "TND": 3, "TWD": 0, "UGX": 0, "VND": 0}
-
 _FUNCTION = re.compile(r"^[A-Z/][A-Z0-9_/]{0,29}$")
 _GL = re.compile(r"^[0-9A-Z]{1,10}$")
 
@@ -64,6 +59,15 @@ class S4Settings(ConnectorSettings):
     journal_entry_clearing_path: str = "/sap/bc/srt/scs_ext/sap/journalentrybulkclearingreques"
     clearing_wait_seconds: float = Field(20.0, ge=0, le=600,
                                          description="How long to wait for the asynchronous clearing to show.")
+    # SAP answers the clearing API later, in its AIF monitor or a confirmation it sends to a receiver
+    # of its own: nothing a client can ask. A clearing that never shows may be refused (a period
+    # closed after the journal entry posted): after this many requests, and this long after the
+    # journal entry, the posting goes to finance instead of being sent again for ever.
+    clearing_attempts: int = Field(3, ge=1, le=100,
+                                   description="Clearing requests sent for one payment before it goes to finance.")
+    clearing_give_up_seconds: float = Field(
+        900.0, ge=0, le=30 * 86400,
+        description="How long after the journal entry a clearing that does not show goes to finance.")
     business_partner_service: str = Field("/sap/opu/odata/sap/API_BUSINESS_PARTNER",
                                           description="Customers with customer_read = \"odata\".")
     # SAP names tax number categories by country and the KNA1 field they replicate to: CO1 is the
@@ -75,6 +79,7 @@ class S4Settings(ConnectorSettings):
 class SapSettings(ConnectorSettings):
     backend: Literal["ecc_soap", "s4_odata"] = "ecc_soap"
     base_url: str = Field(description="https://host:port of the SAP ICM, without a path.")
+    allow_http: bool = Field(False, description="Accept an http:// base_url (password in clear): test systems only.")
     client: str = Field("100", pattern=r"^\d{3}$", description="SAP client, sent as sap-client.")
     user: str = Field(min_length=1, max_length=12)
     password: Secret
@@ -96,7 +101,10 @@ class SapSettings(ConnectorSettings):
     tax_id_field: Literal["STCD1", "STCD2"] = "STCD1"
     open_items_read: Literal["per_customer", "bulk"] = "per_customer"
     page_size: int = Field(5000, ge=100, le=100_000)
-    currency_decimals: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_CURRENCY_DECIMALS))
+    # SAP's own decimals per currency (TCURX) are read with BAPI_CURRENCY_GETDECIMALS; these are
+    # used only when SAP cannot be asked (the user lacks S_RFC for it).
+    currency_decimals: dict[str, int] = Field(
+        default_factory=dict, description="Fallback decimals per currency, as SAP's TCURX has them (COP = 0 ...).")
     logon_pause_seconds: float = Field(900.0, ge=0, le=86400)
     s4: S4Settings = Field(default_factory=S4Settings)
 
@@ -110,6 +118,18 @@ class SapSettings(ConnectorSettings):
         if not re.fullmatch(r"https?://[^/\s]+", value):
             raise ValueError(f"{value!r} must be the scheme, host and port only, e.g. https://sap.example.com:44300")
         return value
+
+    @field_validator("currency_decimals")
+    @classmethod
+    def _decimals(cls, value: dict[str, int]) -> dict[str, int]:
+        out = {}
+        for currency, decimals in value.items():
+            currency = currency.strip().upper()
+            if not re.fullmatch(r"[A-Z0-9]{1,5}", currency) or not 0 <= decimals <= 6:
+                raise ValueError(f"currency_decimals: {currency!r} = {decimals} is not a currency key with 0 to 6 "
+                                 "decimals")
+            out[currency] = decimals
+        return out
 
     @field_validator("user", "company_code")
     @classmethod
@@ -141,6 +161,11 @@ class SapSettings(ConnectorSettings):
 
     @model_validator(mode="after")
     def _tls(self) -> "SapSettings":
+        if self.base_url.startswith("http://") and not self.allow_http:
+            # Basic logon: the SAP user's password would cross the network readable by anyone on it.
+            raise ValueError(f"base_url {self.base_url} is plain HTTP: SAP's logon would send the password in clear. "
+                             "Use the ICM's HTTPS port (https://host:443NN), or set allow_http = true for a test "
+                             "system on a trusted network")
         if self.ca_bundle is not None and not self.verify_tls:
             raise ValueError("ca_bundle is set but verify_tls is false: remove one of them")
         if self.customer_read == "odata" and self.backend != "s4_odata":

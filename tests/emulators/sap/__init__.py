@@ -5,7 +5,8 @@
 - ``GET  /sap/bc/soap/wsdl11?services=F1,F2&sap-client=100``: WSDL in SAP's RFC style;
 - ``POST /sap/bc/soap/rfc?sap-client=100``: SOAP 1.1 calls of ``BAPI_AR_ACC_GETOPENITEMS``,
   ``BAPI_AR_ACC_GETBALANCEDITEMS``, ``RFC_READ_TABLE`` (KNA1, KNB1, BKPF, BSID, BSAD),
-  ``BAPI_ACC_DOCUMENT_POST``, ``BAPI_TRANSACTION_COMMIT`` and the customer's functions (clearing
+  ``BAPI_ACC_DOCUMENT_POST``, ``BAPI_TRANSACTION_COMMIT``, ``BAPI_CURRENCY_GETDECIMALS`` (the
+  ledger's TCURX, configurable per emulator) and the customer's functions (clearing
   around ``POSTING_INTERFACE_CLEARING``, document post with commit, reset-and-reverse, the
   customer read ``Z_CONCILIADOR_CUSTOMERS``), under configurable names;
 - the S/4HANA surface (OData ``API_OPLACCTGDOCITEMCUBE_SRV`` and ``API_BUSINESS_PARTNER``, SOAP
@@ -41,10 +42,14 @@ GL_ACCOUNTS = {
 
 
 class SapEmulator:
-    def __init__(self, *, client: str = "100", sid: str = "CON", tls: tuple[str, str] | None = None) -> None:
-        """``tls``: (certificate chain PEM, key PEM) to serve HTTPS, as the ICM does on port 443xx."""
+    def __init__(self, *, client: str = "100", sid: str = "CON", tls: tuple[str, str] | None = None,
+                 currency_decimals: dict[str, int] | None = None) -> None:
+        """``tls``: (certificate chain PEM, key PEM) to serve HTTPS, as the ICM does on port 443xx.
+        ``currency_decimals``: TCURX entries over the emulator's own (``{"COP": 0}`` as SAP delivers
+        COP, SAP note 137626; the emulator keeps 2 unless told)."""
         self.client, self.sid, self.tls = client, sid, tls
         self.ledger = Ledger(client)
+        self.ledger.decimals.update(currency_decimals or {})
         self.functions = Functions(self.ledger)
         self.users: dict[str, User] = {USER: User(PASSWORD)}
         self.calls: list[str] = []
@@ -61,6 +66,7 @@ class SapEmulator:
         self.register(ddic.FUNCTIONS["RFC_READ_TABLE"], f.read_table)
         self.register(ddic.FUNCTIONS["BAPI_ACC_DOCUMENT_POST"], lambda p, c: f.document_post(p, c, commit_inside=False))
         self.register(ddic.FUNCTIONS["BAPI_TRANSACTION_COMMIT"], f.commit)
+        self.register(ddic.FUNCTIONS["BAPI_CURRENCY_GETDECIMALS"], f.currency_decimals)
         self.add_clearing_wrapper(CLEARING_WRAPPER)
         self.add_document_post_wrapper(DOCUMENT_POST_WRAPPER)
         self.register(ddic.reverse_wrapper(REVERSE_WRAPPER), f.reverse)

@@ -10,6 +10,8 @@ lengths follow SAP's:
 - ``FTPOST``/``FTCLEAR``/``BLNTAB``: the tables of ``POSTING_INTERFACE_CLEARING`` (stechno.net),
   reused by the customer's remote-enabled clearing wrapper (docs/sap.md gives its interface).
 - ``BAPIACHE09``/``BAPIACGL09``/``BAPIACAR09``/``BAPIACCR09``: ``BAPI_ACC_DOCUMENT_POST``.
+- ``BAPI1090_1`` (``CURRENCY``, ``CURDECIMALS``, ``CURRENCY_ISO``): ``BAPI_CURRENCY_GETDECIMALS``
+  (se80.co.uk BAPI1090_1; a public SOAP sample of the call's answer).
 - Tables ``KNA1``, ``KNB1``, ``BKPF``, ``BSID``, ``BSAD`` with the fields the connector reads.
 
 Only the fields the connector and the emulator use are declared; a real system has more, and the
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Field:
     name: str
-    type: str  # C char, N numc, D date, T time, P packed (DEC/CURR), K cuky, I int4
+    type: str  # C char, N numc, D date, T time, P packed (DEC/CURR), K cuky, I int4, B int1
     length: int = 0
     decimals: int = 0
     text: str = ""
@@ -46,6 +48,8 @@ class Field:
             return f"decimal{self.length}.{self.decimals}"
         if self.type == "I":
             return "xsd:int"
+        if self.type == "B":  # INT1
+            return "xsd:unsignedByte"
         raise ValueError(self.type)
 
     @property
@@ -111,6 +115,8 @@ STRUCTURES: dict[str, tuple[Field, ...]] = {
         C("KUNNR", 10), C("NAME1", 35), C("NAME2", 35), C("STCD1", 16), C("STCD2", 11), C("STCEG", 20),
         C("LOEVM", 1), C("SPERR", 1),
     ),
+    # BAPI_CURRENCY_GETDECIMALS' export: the decimals of a currency as TCURX has them (INT1).
+    "BAPI1090_1": (K("CURRENCY"), Field("CURDECIMALS", "B", 3, 0, "Number of decimal places"), K("CURRENCY_ISO")),
     "RFC_DB_OPT": (C("TEXT", 72),),
     "RFC_DB_FLD": (C("FIELDNAME", 30), N("OFFSET", 6), N("LENGTH", 6), C("TYPE", 1), C("FIELDTEXT", 60)),
     "TAB512": (C("WA", 512),),
@@ -227,6 +233,10 @@ FUNCTIONS: dict[str, Function] = {
         document_post("BAPI_ACC_DOCUMENT_POST", testrun=False),
         Function("BAPI_TRANSACTION_COMMIT", imports=(simple("WAIT", C("", 1), True),),
                  exports=(struct("RETURN", "BAPIRET2"),), text="Execute external Commit when using BAPIs"),
+        # Released and remote-enabled: the decimals of a currency (TCURX; 2 when it is not listed).
+        Function("BAPI_CURRENCY_GETDECIMALS", imports=(simple("CURRENCY", K("")),),
+                 exports=(struct("CURRENCY_DECIMALS", "BAPI1090_1"), struct("RETURN", "BAPIRETURN")),
+                 text="Decimal places of a currency"),
     )
 }
 

@@ -138,6 +138,16 @@ class Functions:
                     break
         return {"CUSTOMERS": rows, "RETURN": []}
 
+    def currency_decimals(self, params: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        """BAPI_CURRENCY_GETDECIMALS: the decimals of a currency (TCURX; 2 when a known currency is
+        not listed there); an unknown currency is an error in RETURN."""
+        currency = (params.get("CURRENCY") or "").strip().upper()
+        decimals = self.ledger.decimals.get(currency)
+        if decimals is None:
+            return {"CURRENCY_DECIMALS": {}, "RETURN": bapireturn(SapMessage("F5", "157", currency))}
+        return {"CURRENCY_DECIMALS": {"CURRENCY": currency, "CURDECIMALS": str(decimals), "CURRENCY_ISO": currency},
+                "RETURN": bapireturn(None)}
+
     # -- RFC_READ_TABLE ------------------------------------------------------------------------------
     def read_table(self, params: dict[str, Any], ctx: Context) -> dict[str, Any]:
         table = (params.get("QUERY_TABLE") or "").upper()
@@ -177,11 +187,17 @@ class Functions:
                     if matched <= skip:
                         continue
                     data.append({"WA": delimiter.join(_write(f, row.get(f.name), ctx.decimal_notation,
-                                                             self.ledger.decimals.get(row.get("WAERS", ""), 2))
+                                                             self._decimals_of(f, row))
                                                       for f in selected).rstrip()})
                     if count and len(data) >= count:
                         break
         return {"OPTIONS": params.get("OPTIONS") or [], "FIELDS": out_fields, "DATA": data}
+
+    def _decimals_of(self, f: Field, row: dict[str, Any]) -> int:
+        """TCURX decimals of the currency an amount column refers to: DMBTR the local currency
+        (HWAER), WRBTR and WMWST the document currency (WAERS)."""
+        currency = row.get("HWAER" if f.name == "DMBTR" else "WAERS") or ""
+        return self.ledger.decimals.get(currency, 2)
 
     def _rows(self, table: str):
         ledger = self.ledger

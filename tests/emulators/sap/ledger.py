@@ -17,6 +17,10 @@ documents. Behaviour:
   period (``F5 201``). Nothing is written unless every check passes, as an LUW rolls back.
 - ``post_document`` is ``BAPI_ACC_DOCUMENT_POST`` (G/L and customer lines, posting keys derived
   from the sign).
+- Amounts are kept in external form (``WRBTR`` ``1190000`` for 1,190,000 COP whatever TCURX says);
+  every posting path takes them that way (``FTPOST-FVAL``, ``AMT_DOCCUR``, the journal entry's
+  amounts) and refuses more decimals than :attr:`Ledger.decimals` (TCURX) gives the currency. Only
+  ``RFC_READ_TABLE`` shows the internal value, shifted for currencies without two decimals.
 - Duplicate reference (``XBLNR``) detection is off by default, as for customer documents in SAP.
 
 Message numbers: ``F5 201`` (posting period not open), ``F5 312`` (document posted), ``F5 702``
@@ -64,6 +68,8 @@ class SapMessage(Exception):
         ("F5", "171"): "Clearing {1} was reset",
         # Stand-in number: the journal entry API's own text for a code that contradicts the sign.
         ("F5", "172"): "Debit/credit code {1} does not match the sign of amount {2}",
+        # Stand-in number: an external amount with more decimals than TCURX gives its currency.
+        ("F5", "173"): "Amount {1} has more decimal places than currency {2} allows ({3})",
         ("FS", "152"): "No authorization for company code {1} (authorization object F_BKPF_BUK)",
         ("RW", "605"): "Document posted successfully: {1} {2} {3}",
         ("RW", "609"): "Error in document: {1} {2} {3}",
@@ -223,6 +229,13 @@ class Ledger:
         self.ranges[key] = self.ranges.get(key, start) + 1
         return f"{self.ranges[key]:010d}"
 
+    def check_decimals(self, amount: Decimal, currency: str) -> None:
+        """An amount arrives in external format (``1190000`` COP where TCURX gives COP no decimals):
+        one with more decimals than the currency has cannot be converted to the internal value."""
+        places = self.decimals.get(currency, 2)
+        if amount != amount.quantize(Decimal(1).scaleb(-places)):
+            raise SapMessage("F5", "173", amount, currency, places)
+
     def local_amount(self, bukrs: str, currency: str, amount: Decimal) -> Decimal:
         company = self.companies[bukrs]
         if currency == company.currency:
@@ -347,6 +360,7 @@ class Ledger:
                 amount = _amount(fields, "BSEG-WRBTR")
                 if amount <= 0:
                     raise SapMessage("F5", "163", amount)
+                self.check_decimals(amount, waers)
                 if (DEBIT_KEYS | CREDIT_KEYS)[bschl] == "D":
                     self.check_customer(bukrs, account)
                 elif account not in self.companies[bukrs].gl_accounts:
@@ -453,6 +467,7 @@ class Ledger:
                 waers = amount_row.get("CURRENCY", "")
                 if waers not in self.decimals:
                     raise SapMessage("F5", "157", waers)
+                self.check_decimals(amount, waers)
                 if kind == "S":
                     account = alpha(row.get("GL_ACCOUNT", ""))
                     if account not in self.companies[bukrs].gl_accounts:
@@ -514,6 +529,7 @@ class Ledger:
                 raise SapMessage("F5", "157", ", ".join(sorted(currencies)))
             waers = currencies.pop()
             for kind, row in lines:
+                self.check_decimals(row["amount"], waers)
                 if kind == "S" and alpha(row["GLAccount"]) not in self.companies[bukrs].gl_accounts:
                     raise SapMessage("F5", "151", alpha(row["GLAccount"]), bukrs)
                 if kind == "D":

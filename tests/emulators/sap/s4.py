@@ -18,6 +18,10 @@
   one lands in :attr:`S4Surface.aif_errors` (SAP's AIF monitor) and may be sent again.
 
 Both WSDLs are served at their endpoint with ``?wsdl`` (what SOAMANAGER offers per binding).
+Injectable on the two SOAP services: ``http500``, ``timeout`` (after the work), ``lock`` (post),
+``fault`` (a runtime fault instead of the work) and ``fault_after_commit`` (post: the work, then
+the fault). SAP reports the clearing's outcome only in :attr:`S4Surface.aif_errors` (the AIF
+monitor) or a confirmation it pushes to a receiver of its own: nothing a client can read back.
 """
 
 from __future__ import annotations
@@ -47,6 +51,10 @@ SFIN = "http://sap.com/xi/SAPSCORE/SFIN"
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 WSDL_DIR = Path(__file__).parent / "wsdl"
 PAGE = 5000
+# What the web service runtime answers when the provider dumps (an ABAP runtime error): a fault
+# that says nothing of whether the work was committed. Injected with kind "fault" (before the
+# work) or "fault_after_commit" (after it).
+RUNTIME_FAULT = "SRT: Processing error in provider: runtime error SYSTEM_CORE_DUMPED (see ST22)"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
 KEYS = ("CompanyCode", "FiscalYear", "AccountingDocument", "AccountingDocumentItem")
 BP_SERVICE = "/sap/opu/odata/sap/API_BUSINESS_PARTNER"
@@ -297,6 +305,9 @@ class S4Surface:
         if injection is not None and injection.kind == "http500":
             handler._send(500, b"<html><body>500 Internal Server Error</body></html>", "text/html")
             return
+        if injection is not None and injection.kind == "fault":
+            self._soap_fault(handler, RUNTIME_FAULT)
+            return
         try:
             bulk = self._request(body, "JournalEntryBulkCreateRequest")
         except (etree.XMLSyntaxError, ValueError) as exc:
@@ -342,6 +353,9 @@ class S4Surface:
                   "</n0:JournalEntryBulkCreateConfirmation></soap-env:Body></soap-env:Envelope>")
         if injection is not None and injection.kind == "timeout":
             time.sleep(injection.seconds)
+        if injection is not None and injection.kind == "fault_after_commit":
+            self._soap_fault(handler, RUNTIME_FAULT)  # posted and committed; the answer is lost
+            return
         handler._send(200, answer.encode())
 
     @staticmethod
@@ -362,6 +376,9 @@ class S4Surface:
         injection = self.emulator.take_injection("JournalEntryBulkClearingRequest_In")
         if injection is not None and injection.kind == "http500":
             handler._send(500, b"<html><body>500 Internal Server Error</body></html>", "text/html")
+            return
+        if injection is not None and injection.kind == "fault":
+            self._soap_fault(handler, RUNTIME_FAULT)
             return
         try:
             bulk = self._request(body, "JournalEntryBulkClearingRequest")

@@ -22,6 +22,9 @@ def settings(emu: SapEmulator, **overrides: Any) -> dict[str, Any]:
     base = {
         "base_url": emu.url, "client": emu.client, "user": USER, "password": PASSWORD,
         "company_code": BUKRS, "timeout_seconds": 5,
+        # The emulator speaks plain HTTP unless it was given a certificate (the connector refuses
+        # http:// otherwise: basic logon would send the password in clear).
+        "allow_http": emu.url.startswith("http://"),
         "gl_accounts": {"bank": BANK_GL, "retefuente": "13551505", "reteiva": "13551705", "reteica": "13551805",
                         "discount": "53050505", "write_off": "53959505"},
     }

@@ -53,7 +53,7 @@ class User:
 @dataclass
 class Injection:
     function: str  # a function name, or "*"
-    kind: str  # latency | http500 | timeout | lock
+    kind: str  # latency | http500 | timeout | lock | screen; S/4 SOAP also fault | fault_after_commit
     times: int = 1
     seconds: float = 0.0
 
