@@ -102,6 +102,13 @@ class ErpConnector(abc.ABC):
     name: ClassVar[str]
     #: Pydantic model of this connector's settings.
     Settings: ClassVar[type[ConnectorSettings]] = ConnectorSettings
+    #: Seconds the ERP may go on working on a request after the connector stopped waiting for
+    #: its answer (a timeout, a dropped connection). The poster looks such a posting up with
+    #: :meth:`find_step` only once this long has passed since it was sent, so the lookup does not
+    #: find nothing while the ERP is still making it, and send it a second time. 0 for an ERP that
+    #: ends a request when its client goes; a connector may set it from its settings in
+    #: ``__init__``. Added in plugin API 1.3.
+    in_doubt_seconds: float = 0.0
 
     def __init__(self, settings: ConnectorSettings, *, company: str) -> None:
         self.settings = settings

@@ -44,7 +44,7 @@ log = structlog.get_logger(__name__)
 
 ENTRY_POINT_GROUP = "conciliador"
 
-PLUGIN_API_VERSION = "1.3"  # 1.1 added conciliador_bank_formats_from; 1.2 posting steps and reverse(); 1.3 detect_file()
+PLUGIN_API_VERSION = "1.3"  # 1.1 added conciliador_bank_formats_from; 1.2 posting steps and reverse(); 1.3 detect_file(), ErpConnector.in_doubt_seconds
 """The plugin API this conciliador provides, ``MAJOR.MINOR`` (see the module docstring)."""
 
 API_ATTRIBUTE = "CONCILIADOR_PLUGIN_API"

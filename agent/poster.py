@@ -32,6 +32,14 @@ class _Stopping(Exception):
     """Raised inside a retry loop when the daemon is asked to stop."""
 
 
+class _InDoubt(Exception):
+    """A step's answer was lost less than the connector's ``in_doubt_seconds`` ago: not yet."""
+
+    def __init__(self, wait: float, message: str) -> None:
+        super().__init__(message)
+        self.wait = wait
+
+
 @dataclass
 class DrainStats:
     posted: int = 0
@@ -92,6 +100,9 @@ class Poster:
             return "posted"
         except _Stopping:
             return "deferred"
+        except _InDoubt as exc:
+            self._defer(key, str(exc), after=exc.wait)
+            return "deferred"
         except RetryableError as exc:
             self._defer(key, str(exc))
             return "deferred"
@@ -120,6 +131,7 @@ class Poster:
         for attempt in retrying:
             with attempt:
                 if unknown:
+                    self._wait_out_doubt(connector, posting.key, step)
                     found = self._look_up(connector, posting, step, done)
                     if found is not None:
                         return found, True
@@ -145,6 +157,20 @@ class Poster:
             raise RetryableError(f"could not check whether the ERP already made step {step!r} of {posting.key}, "
                                  f"so it is not sent again until that can be checked: {exc.erp_message or exc}") from exc
 
+    def _wait_out_doubt(self, connector: ErpConnector, key: str, step: str) -> None:
+        """Raise :class:`_InDoubt` while the ERP may still be making the step sent last."""
+        if connector.in_doubt_seconds <= 0:
+            return
+        sent = self.db.conn.execute("SELECT sent_at FROM outbox WHERE key = ?", (key,)).fetchone()[0]
+        if sent is None:  # sent before the store kept the time (schema 5): nothing to wait for
+            return
+        elapsed = (dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(sent)).total_seconds()
+        if elapsed < connector.in_doubt_seconds:
+            raise _InDoubt(connector.in_doubt_seconds - elapsed,
+                           f"the answer to step {step!r} of {key} was lost and the ERP may still be making it; "
+                           f"it is looked up {connector.in_doubt_seconds:g} s after it was sent, never sent again "
+                           "before")
+
     def _done_steps(self, key: str) -> dict[str, PostingResult]:
         rows = self.db.conn.execute("SELECT step, document, detail FROM outbox_steps WHERE key = ?", (key,))
         return {r["step"]: PostingResult(key=key, document=r["document"], detail=r["detail"]) for r in rows}
@@ -155,8 +181,9 @@ class Poster:
 
     def _mark_in_flight(self, key: str, step: str) -> None:
         with self.db.transaction() as conn:
-            conn.execute("UPDATE outbox SET state = 'in_flight', step = ?, attempts = attempts + 1, updated_at = ? "
-                         "WHERE key = ?", (step, utcnow(), key))
+            now = utcnow()
+            conn.execute("UPDATE outbox SET state = 'in_flight', step = ?, attempts = attempts + 1, updated_at = ?, "
+                         "sent_at = ? WHERE key = ?", (step, now, now, key))
 
     def _step_done(self, posting: Posting, step: str, result: PostingResult, *, recovered: bool, last: bool) -> None:
         # The step's record and the posting's state commit together: a crash between them would
@@ -178,8 +205,9 @@ class Poster:
         log.info("posted", key=posting.key, company=posting.company, erp_document=result.document, recovered=recovered)
         self.rt.host.notify("conciliador_posting_done", posting=posting, result=result)
 
-    def _defer(self, key: str, error: str) -> None:
-        later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.rt.settings.poster.retry_after_seconds)
+    def _defer(self, key: str, error: str, *, after: float | None = None) -> None:
+        seconds = self.rt.settings.poster.retry_after_seconds if after is None else after
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
         with self.db.transaction() as conn:
             conn.execute("UPDATE outbox SET next_attempt_at = ?, last_error = ?, updated_at = ? WHERE key = ?",
                          (later.isoformat(timespec="microseconds"), error, utcnow(), key))

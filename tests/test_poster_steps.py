@@ -161,3 +161,47 @@ def test_a_lookup_that_cannot_answer_keeps_the_outcome_unknown_not_failed(tmp_pa
     finally:
         agent.close()
     _assert_each_step_once(ws, 1)
+
+
+def test_a_lost_answer_is_looked_up_only_once_the_erp_may_have_finished(tmp_path):
+    """The ERP goes on with a request after the connector gave up on it, and finishes 0.8 s
+    later. Looked up at once, the posting is not there yet and would be sent again: two
+    receipts. With in_doubt_seconds the poster waits that long after the send, then finds it."""
+    import threading
+    import time
+
+    from conciliador.errors import RetryableError
+
+    class SlowErp(TwoStepErp):
+        in_doubt_seconds = 1.5
+        lookups: list[float] = []
+
+        def post_step(self, posting, step, done):
+            if step != "receipt" or self.find_step(posting, step, done) is not None:
+                return super().post_step(posting, step, done)
+            worker = threading.Thread(target=lambda: (time.sleep(0.8), super(SlowErp, self).post_step(posting, step, done)))
+            worker.start()
+            type(self).worker = worker
+            raise RetryableError("timed out waiting for the ERP (it goes on)")
+
+        def find_step(self, posting, step, done):
+            type(self).lookups.append(time.monotonic())
+            return super().find_step(posting, step, done)
+
+    ws = make_workspace(tmp_path / "ws", invoices=1)
+    (ws.inbox / "s.csv").write_bytes(ws.statement("s", [(f"PAGO {r}", t) for _, r, _, t in ws.invoices]))
+    agent = _agent(ws, SlowErp)
+    try:
+        sent = time.monotonic()
+        summary = agent.run_once()
+        assert summary.posted == 0 and summary.deferred == 1
+        [(state, error, due)] = ws.query("SELECT state, last_error, next_attempt_at FROM outbox")
+        assert state == "in_flight" and "looked up 1.5 s after it was sent" in error, error
+        SlowErp.worker.join()
+        time.sleep(max(0.0, 1.6 - (time.monotonic() - sent)))
+        with agent.rt.db.transaction() as conn:  # due now (retry_after_seconds would wait longer)
+            conn.execute("UPDATE outbox SET next_attempt_at = NULL")
+        assert agent.run_once().posted == 1
+    finally:
+        agent.close()
+    _assert_each_step_once(ws, 1)

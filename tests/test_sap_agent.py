@@ -166,3 +166,38 @@ def test_sap_down_defers_postings(tmp_path, emu):
         db.close()
     assert state == "in_flight" and "HTTP 500" in error
     assert emu.documents_with_reference("1000", _outbox(settings)[0][0]) == []
+
+
+def test_a_posting_sap_is_still_making_is_not_sent_twice(tmp_path, emu):
+    """SAP works on a payment on account for 1.2 s; the connector gives up after 0.4 s. Looked up
+    at once, the document would not be there yet and the payment would be sent again: two
+    documents, as nothing else (no item to clear) stops the second. With in_doubt_seconds the
+    lookup waits until SAP is done: one document, found by its key."""
+    import time
+
+    kunnr = emu.ledger.add_customer("1000", "Inversiones Peñalosa S.A.S.", stcd1="900123456", company_codes=("1000",))
+    emu.ledger.post_invoice("1000", kunnr, Decimal("1785000.00"), "COP", xblnr="FE-8001", bldat=dt.date(2026, 10, 1))
+    settings = _settings(tmp_path, emu, timeout_seconds=0.4, in_doubt_seconds=2.0)
+    settings.matching.unknown_invoices = "on_account"
+    emu.inject("Z_CONCILIADOR_ACC_DOC_POST", "latency", seconds=1.2)
+    lines = ["# conciliador-csv v1", "account,booking_date,amount,currency,bank_reference,payer_name,payer_id,remittance",
+             f"{ACCOUNT},{DAY.isoformat()},500000.00,COP,REF0001,INVERSIONES PENALOSA,900123456,ANTICIPO PEDIDO 77"]
+    agent = Agent(settings)
+    try:
+        (agent.rt.folders["inbox"] / "extracto.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        sent = time.monotonic()
+        first = agent.run_once()
+        assert (first.posted, first.failed, first.deferred) == (0, 0, 1), first
+        [(key, state, _)] = _outbox(settings)
+        assert state == "in_flight"
+        time.sleep(max(0.0, 2.1 - (time.monotonic() - sent)))
+        with agent.rt.db.transaction() as conn:  # due now, not after retry_after_seconds
+            conn.execute("UPDATE outbox SET next_attempt_at = NULL")
+        second = agent.run_once()
+    finally:
+        agent.close()
+    assert second.posted == 1, second
+    [(_, state, document)] = _outbox(settings)
+    assert state == "posted"
+    assert emu.documents_with_reference("1000", key) == [tuple(document.split("/"))]
+    assert emu.calls.count("Z_CONCILIADOR_ACC_DOC_POST") == 1

@@ -209,6 +209,7 @@ user = "CONCILIADOR"
 password = "env:CONCILIADOR_TEST_SAP_PASSWORD"
 company_code = "1000"
 timeout_seconds = 5
+in_doubt_seconds = 0
 gl_accounts = {{ bank = "{gl['bank']}" }}
 """, encoding="utf-8")
     _statement(root / "inbox")

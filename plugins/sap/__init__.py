@@ -48,6 +48,7 @@ class SapErp(ErpConnector):
 
     def __init__(self, settings: SapSettings, *, company: str) -> None:
         super().__init__(settings, company=company)
+        self.in_doubt_seconds = settings.in_doubt_seconds
         # zeep and the back ends load only when a company uses SAP, not each time the agent starts.
         if settings.backend == "s4_odata":
             from .s4 import S4Backend

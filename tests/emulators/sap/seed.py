@@ -22,6 +22,8 @@ def settings(emu: SapEmulator, **overrides: Any) -> dict[str, Any]:
     base = {
         "base_url": emu.url, "client": emu.client, "user": USER, "password": PASSWORD,
         "company_code": BUKRS, "timeout_seconds": 5,
+        # The emulator's injected timeouts commit before the late answer: look up at once.
+        "in_doubt_seconds": 0,
         # The emulator speaks plain HTTP unless it was given a certificate (the connector refuses
         # http:// otherwise: basic logon would send the password in clear).
         "allow_http": emu.url.startswith("http://"),
