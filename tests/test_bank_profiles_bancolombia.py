@@ -368,6 +368,21 @@ def test_detect_file_reads_only_the_leading_rows_of_a_large_export(shipped, tmp_
     with open(path, "rb") as stream:
         assert shipped["profile:banco-de-bogota"].detect_file(stream, path.name) == 0.0
 
+    # No sheet is sized: without a <dimension>, openpyxl would parse each sheet whole to size it.
+    from openpyxl.worksheet._reader import WorkSheetParser
+
+    def whole_sheet(self):
+        raise AssertionError("detect_file parsed a sheet to size it")
+
+    monkeypatch.setattr(WorkSheetParser, "parse_dimensions", whole_sheet)
+    with open(path, "rb") as stream:
+        assert shipped[XLSX].detect_file(stream, path.name) == 0.85
+    # A leading cell that points far into the string table: detection gives up (the quick
+    # score stands) instead of reading the whole table.
+    monkeypatch.setattr(Spy, "LIMIT", 3)
+    with open(path, "rb") as stream:
+        assert shipped[XLSX].detect_file(stream, path.name) is None
+
 
 def test_conciliador_parse_shows_the_export(tmp_path):
     result = cli("parse", str(FIRST))

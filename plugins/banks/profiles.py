@@ -431,6 +431,11 @@ class _LazyStrings:
     """A workbook's shared-string table, read from its part only as far as the highest index asked
     for: detection needs the strings of a few rows, not the whole table of a large export."""
 
+    #: Excel numbers strings in order of first use, so a header's are among the first. A leading
+    #: row that points this far into the table is no bank export's: detection gives up rather
+    #: than read a table that may run to hundreds of thousands of strings.
+    LIMIT = 50_000
+
     def __init__(self, archive: zipfile.ZipFile, part: str) -> None:
         self._archive, self._part = archive, part
         self._strings: list[str] = []
@@ -444,6 +449,8 @@ class _LazyStrings:
 
         if index < 0:
             raise IndexError(index)
+        if index >= self.LIMIT:
+            raise ValueError(f"a leading cell uses shared string {index}: past the {self.LIMIT} read for detection")
         tag = f"{{{SHEET_MAIN_NS}}}si"
         if self._events is None:
             self._source = self._archive.open(self._part)
@@ -471,12 +478,31 @@ def _open_workbook_lazily(stream: IO[bytes]) -> tuple[Any, Callable[[], None]]:
 
     strings: list[_LazyStrings] = []
 
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+
+    class UnsizedSheet(ReadOnlyWorksheet):
+        def _get_size(self) -> None:
+            # openpyxl sizes a sheet from its <dimension>, and without one parses it up to
+            # </sheetData>: the whole sheet, for a look at its first rows. The size is not needed
+            # (what reset_dimensions() leaves).
+            self._max_row = self._max_column = None
+
     class Reader(ExcelReader):
         def read_strings(self) -> None:
             part = self.package.find(SHARED_STRINGS)
             if part is not None:
                 strings.append(_LazyStrings(self.archive, part.PartName[1:]))
                 self.shared_strings = strings[0]
+
+        def read_worksheets(self) -> None:
+            # The read-only branch of ExcelReader.read_worksheets, with unsized sheets (and no
+            # chartsheets: no rows to read).
+            for sheet, rel in self.parser.find_sheets():
+                if rel.target not in self.valid_files or "chartsheet" in rel.Type:
+                    continue
+                ws = UnsizedSheet(self.wb, sheet.name, rel.target, self.shared_strings)
+                ws.sheet_state = sheet.state
+                self.wb._sheets.append(ws)
 
     reader = Reader(stream, read_only=True, data_only=True, keep_links=False)
 
