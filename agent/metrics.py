@@ -8,6 +8,7 @@ agents in one process (tests) never share figures.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,9 @@ class Metrics:
         self.snapshot_failures = Counter("conciliador_erp_read_failures", "Rounds in which a company's ERP could "
                                          "not be read.", ["company"], registry=r)
         self.outbox = Gauge("conciliador_outbox_postings", "Postings in the outbox, by state.", ["state"], registry=r)
+        self.oldest = Gauge("conciliador_outbox_oldest_waiting_seconds", "Age of the oldest posting not yet made "
+                            "(pending or in flight), 0 when there is none: a posting whose outcome the ERP cannot "
+                            "confirm waits here, never resent, until someone looks.", registry=r)
         self.waiting = Gauge("conciliador_lines_waiting_for_finance", "Lines the agent could not apply "
                              "(suggestion or no match), not yet resolved.", registry=r)
         self.rounds = Histogram("conciliador_round_seconds", "Duration of a round that did work.", registry=r,
@@ -73,6 +77,8 @@ class Metrics:
         counts = dict(db.conn.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
         for state in OUTBOX_STATES:
             self.outbox.labels(state).set(counts.get(state, 0))
+        oldest = db.conn.execute("SELECT min(created_at) FROM outbox WHERE state IN ('pending', 'in_flight')").fetchone()[0]
+        self.oldest.set(max(0.0, time.time() - dt.datetime.fromisoformat(oldest).timestamp()) if oldest else 0)
         self.waiting.set(db.conn.execute(
             "SELECT count(*) FROM decisions WHERE superseded_by IS NULL AND kind IN ('suggest', 'unmatched')"
         ).fetchone()[0])

@@ -62,6 +62,7 @@ def test_service_reports_readiness_and_metrics(tmp_path, daemon_factory):
         assert after['conciliador_outbox_postings{state="posted"}'] == 5
         assert after['conciliador_outbox_postings{state="pending"}'] == 0
         assert after["conciliador_lines_waiting_for_finance"] == 1
+        assert after["conciliador_outbox_oldest_waiting_seconds"] == 0  # all five made
         assert after["conciliador_last_round_timestamp_seconds"] > 0
         assert after["conciliador_round_seconds_count"] >= 1
 
@@ -117,3 +118,37 @@ def test_notify_gives_up_on_a_full_socket_and_watchdog_is_rate_limited(tmp_path,
         assert [listener.recv(64) for _ in range(2)] == [b"WATCHDOG=1"] * 2
     finally:
         listener.close()
+
+
+def test_the_oldest_waiting_posting_is_measured(tmp_path):
+    """A posting the ERP does not take (down, or an outcome it cannot confirm) waits in the outbox;
+    IT's alert is on its age, not on a count that is rarely zero on a busy day."""
+    import datetime as dt
+    import time
+
+    from conciliador.config import load_config
+    from conciliador.daemon import Agent, RunSummary
+    from conciliador.errors import RetryableError
+    from conciliador.metrics import Metrics
+    from conciliador.plugins.flatfile import FlatFileErp
+
+    class Down(FlatFileErp):
+        def post(self, posting):
+            raise RetryableError("connection refused")
+
+    ws = make_workspace(tmp_path / "ws", invoices=1)
+    (ws.inbox / "s.csv").write_bytes(ws.statement("s", [(f"PAGO {r}", t) for _, r, _, t in ws.invoices]))
+    agent = Agent(load_config(ws.config))
+    agent.rt.connectors["acme"] = Down(agent.rt.connectors["acme"].settings, company="acme")
+    metrics = Metrics()
+    try:
+        assert agent.run_once().deferred == 1
+        two_hours_ago = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)).isoformat(timespec="microseconds")
+        with agent.rt.db.transaction() as conn:
+            conn.execute("UPDATE outbox SET created_at = ?", (two_hours_ago,))
+        metrics.record(RunSummary(), agent.rt.db, time.monotonic())
+        age = metrics.registry.get_sample_value("conciliador_outbox_oldest_waiting_seconds")
+        assert 7200 <= age < 7300
+    finally:
+        agent.close()
+        metrics.close()
