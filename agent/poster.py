@@ -1,9 +1,10 @@
 """Drains the outbox into the ERP: exactly once, across retries and crashes.
 
-Each posting is marked ``in_flight`` (committed) before the ERP is called and ``posted`` after it
-answers. A posting found ``in_flight`` (the agent crashed, or the call timed out) has an unknown
-outcome, so the connector's ``find_posting(key)`` is asked first; only if the ERP has no document
-with that key is it sent again.
+Each posting (each of its steps) is marked ``in_flight`` (committed) before the ERP is called and
+``posted`` after it answers. A step found ``in_flight`` (the agent crashed, or the call timed out)
+has an unknown outcome, so the connector's ``find_step`` (by default ``find_posting(key)``) is
+asked first, no sooner than the connector's ``in_doubt_seconds`` after the send; only if the ERP
+has nothing with that key is it sent again. A lookup that cannot answer leaves it waiting.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ lost answers, connector failures and SIGKILL between the steps."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -192,16 +193,16 @@ def test_a_lost_answer_is_looked_up_only_once_the_erp_may_have_finished(tmp_path
     (ws.inbox / "s.csv").write_bytes(ws.statement("s", [(f"PAGO {r}", t) for _, r, _, t in ws.invoices]))
     agent = _agent(ws, SlowErp)
     try:
-        sent = time.monotonic()
         summary = agent.run_once()
         assert summary.posted == 0 and summary.deferred == 1
-        [(state, error, due)] = ws.query("SELECT state, last_error, next_attempt_at FROM outbox")
+        [(state, error, due, sent_at)] = ws.query("SELECT state, last_error, next_attempt_at, sent_at FROM outbox")
         assert state == "in_flight" and "looked up 1.5 s after it was sent" in error, error
+        # due when the doubt is over, not after retry_after_seconds
+        gap = (dt.datetime.fromisoformat(due) - dt.datetime.fromisoformat(sent_at)).total_seconds()
+        assert 1.5 <= gap < 1.6, gap
         SlowErp.worker.join()
-        time.sleep(max(0.0, 1.6 - (time.monotonic() - sent)))
-        with agent.rt.db.transaction() as conn:  # due now (retry_after_seconds would wait longer)
-            conn.execute("UPDATE outbox SET next_attempt_at = NULL")
-        assert agent.run_once().posted == 1
+        time.sleep(max(0.0, (dt.datetime.fromisoformat(due) - dt.datetime.now(dt.UTC)).total_seconds() + 0.05))
+        assert agent.run_once().posted == 1  # due by now: looked up, found, not sent again
     finally:
         agent.close()
     _assert_each_step_once(ws, 1)

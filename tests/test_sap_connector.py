@@ -471,3 +471,34 @@ def test_the_sap_example_in_config_example_is_valid(monkeypatch, tmp_path):
     assert settings.password.get_secret_value() == "from the environment"
     assert settings.gl_accounts.bank_by_account == {"98765432100": "0011100510"}
     assert settings.ca_bundle == tmp_path / "sap-ca.pem"
+
+
+def test_decimals_are_asked_again_after_sap_refused_for_a_while(monkeypatch):
+    """A 403/404 can be an ICM restart as well as a missing authorisation: the connector stops
+    asking at every read, but asks again after a while, and does not keep the setting's value
+    as if SAP had said it."""
+    from types import SimpleNamespace
+
+    from conciliador.plugins.sap import currency
+    from conciliador.plugins.sap.rfc import IcfRefused
+
+    class Rfc:
+        down = True
+        calls = 0
+
+        def call(self, function, action, **params):
+            self.calls += 1
+            if self.down:
+                raise IcfRefused("SAP answered HTTP 404 for /sap/bc/soap/rfc (ICM restarting)")
+            return SimpleNamespace(RETURN=None, CURRENCY_DECIMALS=SimpleNamespace(CURDECIMALS="0"))
+
+    now = [1000.0]
+    monkeypatch.setattr(currency.time, "monotonic", lambda: now[0])
+    rfc = Rfc()
+    decimals = currency.CurrencyDecimals(rfc, SimpleNamespace(currency_decimals={"COP": 2}))
+    assert decimals.read("COP") == 2 and decimals.source["COP"] == "setting"
+    rfc.down = False
+    assert decimals.read("COP") == 2 and rfc.calls == 1  # not asked at every read
+    now[0] += currency.ASK_AGAIN_SECONDS
+    assert decimals.read("COP") == 0 and decimals.source["COP"] == "SAP" and rfc.calls == 2
+    assert decimals.unavailable is None

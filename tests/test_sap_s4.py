@@ -292,6 +292,22 @@ def test_a_clearing_sap_refuses_goes_to_finance_instead_of_being_sent_for_ever(e
     assert emu.open_item("1000", invoice.BELNR, invoice.GJAHR) is not None
 
 
+def test_clearing_requests_that_never_reached_sap_do_not_count(emu):
+    """The clearing service down for a while (HTTP 500 from the ICM, nothing taken) is not SAP
+    refusing the clearing: those requests do not count towards clearing_attempts."""
+    invoice = _book(emu)
+    erp = SapErp(SapErp.Settings.model_validate(s4_settings(emu, s4={
+        "clearing_wait_seconds": 0.1, "clearing_attempts": 1, "clearing_give_up_seconds": 0})), company="acme")
+    posting = _pay(invoice, "S4DOWN")
+    done = {"post": erp.post_step(posting, "post", {})}
+    emu.inject("JournalEntryBulkClearingRequest_In", "http500", times=3)
+    for _ in range(3):
+        with pytest.raises(RetryableError):
+            erp.post_step(posting, "clear", done)
+    result = erp.post_step(posting, "clear", done)  # the service is back: cleared, not given up
+    assert result.detail.startswith("cleared") and emu.open_item("1000", invoice.BELNR, invoice.GJAHR) is None
+
+
 def test_the_clearing_bound_counts_from_the_journal_entry(emu):
     invoice = _book(emu)
     erp = SapErp(SapErp.Settings.model_validate(s4_settings(emu, s4={

@@ -18,6 +18,7 @@ Two kinds of use:
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import structlog
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 GET_DECIMALS = "BAPI_CURRENCY_GETDECIMALS"
+#: After SAP refused to be asked (no authority, service not active), ask again after this long.
+ASK_AGAIN_SECONDS = 600.0
 
 
 class CurrencyDecimals:
@@ -42,22 +45,27 @@ class CurrencyDecimals:
         self.settings = settings
         self.known: dict[str, int] = {}
         self.source: dict[str, str] = {}  # currency -> "SAP" or "setting", for check()
-        self.unavailable: str | None = None  # why SAP cannot be asked; then it is not asked again
+        self.unavailable: str | None = None  # why SAP could not be asked; not asked again for a while
+        self._ask_again_at = 0.0
 
     def _ask(self, currency: str) -> int | None:
         """SAP's answer, None when SAP cannot be asked. Transient trouble propagates (nothing is
         remembered, so the next use asks again); a currency SAP does not know is a PermanentError."""
-        if self.unavailable is not None:
+        if self.unavailable is not None and time.monotonic() < self._ask_again_at:
             return None
         action = f"read the decimals of currency {currency}"
         try:
             result = self.rfc.call(GET_DECIMALS, action, CURRENCY=currency)
         except (FunctionMissing, IcfRefused, PermanentError) as exc:
-            # No S_RFC for the function, or no SOAP for RFC at all: asking again will not help.
+            # No S_RFC for the function, or no SOAP for RFC: asking at every read would not help.
+            # But a 403/404 can also be an ICM or SICF hiccup, and an authorisation can be granted:
+            # ask again after a while (check() asks at once).
             self.unavailable = str(exc)
+            self._ask_again_at = time.monotonic() + ASK_AGAIN_SECONDS
             log.warning("sap_currency_decimals_unavailable", function=GET_DECIMALS, error=str(exc),
                         fallback=self.settings.currency_decimals)
             return None
+        self.unavailable = None
         raise_for_return(result.RETURN, action=action)
         structure = result.CURRENCY_DECIMALS
         value = getattr(structure, "CURDECIMALS", None) if structure is not None else None
@@ -86,7 +94,8 @@ class CurrencyDecimals:
                 f"({self.unavailable}). Ask the SAP security team to add {GET_DECIMALS} to the user's S_RFC "
                 f"(it is released and only reads TCURX), or set currency_decimals = {{ {currency} = N }} in the "
                 "settings with the decimals SAP's table TCURX gives it (2 when it is not listed)")
-        self.known[currency] = decimals
+        if source == "SAP":  # the setting stands in only while SAP cannot be asked: not remembered
+            self.known[currency] = decimals
         self.source[currency] = source
         return decimals
 

@@ -395,6 +395,10 @@ class S4Backend(EccBackend):
                            "DocumentDate": posting.value_date, "PostingDate": posting.value_date,
                            "CurrencyCode": posting.currency, "DocumentHeaderText": (posting.text or "conciliador")[:25],
                            "ReferenceDocument": posting.key, "CreatedByUser": s.user, "APARItems": apar}}])
+        # Counted once SAP took the request: one that never reached it (the SOAP runtime down, the
+        # connection refused) is not a clearing SAP refused.
+        sent, first = self.clearing_sends.get(posting.key, (0, dt.datetime.now(dt.UTC)))
+        self.clearing_sends[posting.key] = (sent + 1, first)
         # Asynchronous: SAP took the request; wait for the clearing to show.
         deadline = time.monotonic() + s.s4.clearing_wait_seconds
         while True:
@@ -410,7 +414,7 @@ class S4Backend(EccBackend):
 
     def _give_up_clearing(self, posting: Posting, payment: PostingResult, message_id: str,
                           pending: list[dict[str, Any]]) -> None:
-        """Count this clearing request, or refuse to send another: SAP reports a clearing it refused
+        """Refuse to send another clearing request when enough went unanswered: SAP reports a clearing it refused
         only in its AIF monitor (or a confirmation pushed to a receiver of its own), nothing a
         client can ask. Each request so far was followed by a lookup that did not find the lines
         cleared; after ``s4.clearing_attempts`` of them, and ``s4.clearing_give_up_seconds`` after
@@ -434,7 +438,6 @@ class S4Backend(EccBackend):
                 f"entry (F5 201). The money stays on customer {customers}'s account in SAP: clear the invoices "
                 "against it there (app 'Clear Incoming Payments', F-32), or fix the cause and restart the message in "
                 "/AIF/ERR. The agent does not send this clearing again")
-        self.clearing_sends[posting.key] = (sent + 1, first)
 
     # == check ================================================================================================
     def check(self) -> list[CheckResult]:
