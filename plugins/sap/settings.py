@@ -87,7 +87,7 @@ class SapSettings(ConnectorSettings):
     verify_tls: bool = True
     timeout_seconds: float = Field(60.0, gt=0, le=3600)
     in_doubt_seconds: float = Field(
-        300.0, ge=0, le=86400,
+        900.0, ge=0, le=86400,
         description="After a posting's answer is lost, wait this long from its send before looking it up: SAP's "
                     "work process goes on after the connector stopped waiting (ICM PROCTIMEOUT, rdisp/max_wprun_time).")
     company_code: str = Field(pattern=r"^[0-9A-Z]{4}$", description="BUKRS: this company's company code.")
