@@ -27,6 +27,13 @@ def _child(ws, crash_at: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
+def _paying_workspace(tmp_path, invoices: int):
+    """A workspace whose inbox holds a statement paying each of its ``invoices`` by reference."""
+    ws = make_workspace(tmp_path / "ws", invoices=invoices)
+    (ws.inbox / "s.csv").write_bytes(ws.statement("s", [(f"PAGO {r}", t) for _, r, _, t in ws.invoices]))
+    return ws
+
+
 def _agent(ws, connector_class=TwoStepErp):
     from conciliador.config import load_config
     from conciliador.daemon import Agent
@@ -56,8 +63,7 @@ def _assert_each_step_once(ws, payments: int) -> None:
     ("poster.after_post:2", "clear", "clear"),       # the clearing is in the ERP, the store does not know it
 ])
 def test_sigkill_between_steps_resumes_at_the_right_step(tmp_path, crash_at, under_way, found_by_search):
-    ws = make_workspace(tmp_path / "ws", invoices=3)
-    (ws.inbox / "s.csv").write_bytes(ws.statement("s", [(f"PAGO {r}", t) for _, r, _, t in ws.invoices]))
+    ws = _paying_workspace(tmp_path, 3)
     child = _child(ws, crash_at)
     assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
     assert ws.query("SELECT step FROM outbox WHERE state = 'in_flight'") == [(under_way,)]
@@ -87,8 +93,7 @@ def test_lost_answer_of_a_step_is_found_not_resent(tmp_path):
                 raise RetryableError("timed out waiting for the ERP")
             return result
 
-    ws = make_workspace(tmp_path / "ws", invoices=3)
-    (ws.inbox / "s.csv").write_bytes(ws.statement("s", [(f"PAGO {r}", t) for _, r, _, t in ws.invoices]))
+    ws = _paying_workspace(tmp_path, 3)
     agent = _agent(ws, LosesFirstReceiptAnswer)
     try:
         summary = agent.run_once()
@@ -107,8 +112,7 @@ def test_refused_second_step_keeps_the_first_and_reaches_finance(tmp_path):
                 raise PermanentError("clearing refused", erp_message="F5 201: Período 11/2026 cerrado para compensar")
             return super().post_step(posting, step, done)
 
-    ws = make_workspace(tmp_path / "ws", invoices=2)
-    (ws.inbox / "s.csv").write_bytes(ws.statement("s", [(f"PAGO {r}", t) for _, r, _, t in ws.invoices]))
+    ws = _paying_workspace(tmp_path, 2)
     agent = _agent(ws, ClosedForClearing)
     try:
         summary = agent.run_once()
@@ -143,8 +147,7 @@ def test_a_lookup_that_cannot_answer_keeps_the_outcome_unknown_not_failed(tmp_pa
                                      erp_message="User RFC_CONC may not call RFC_READ_TABLE (S_RFC)")
             return super().find_step(posting, step, done)
 
-    ws = make_workspace(tmp_path / "ws", invoices=1)
-    (ws.inbox / "s.csv").write_bytes(ws.statement("s", [(f"PAGO {r}", t) for _, r, _, t in ws.invoices]))
+    ws = _paying_workspace(tmp_path, 1)
     agent = _agent(ws, BlindAfterTimeout)
     try:
         summary = agent.run_once()
@@ -189,8 +192,7 @@ def test_a_lost_answer_is_looked_up_only_once_the_erp_may_have_finished(tmp_path
             type(self).lookups.append(time.monotonic())
             return super().find_step(posting, step, done)
 
-    ws = make_workspace(tmp_path / "ws", invoices=1)
-    (ws.inbox / "s.csv").write_bytes(ws.statement("s", [(f"PAGO {r}", t) for _, r, _, t in ws.invoices]))
+    ws = _paying_workspace(tmp_path, 1)
     agent = _agent(ws, SlowErp)
     try:
         summary = agent.run_once()
