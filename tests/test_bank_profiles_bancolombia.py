@@ -36,7 +36,7 @@ DATA = Path(__file__).parent / "data" / "banks" / "profiles"
 FIRST = DATA / "bancolombia_movimientos_01234567890_nov01-15.xlsx"
 LATER = DATA / "bancolombia_movimientos_01234567890_nov10-25.xlsx"
 FIRST_CSV = DATA / "bancolombia_movimientos_01234567890_nov01-15.csv"
-BOGOTA = DATA / "bogota_movimientos_2026-11.xlsx"
+BOGOTA = DATA / "bogota_movimientos_098765432_nov.xlsx"
 XLSX, CSV = "profile:bancolombia-movimientos", "profile:bancolombia-movimientos-csv"
 
 
@@ -292,12 +292,13 @@ def test_detection_chooses_the_movements_profiles(formats, path, expected):
     assert [name for name, _ in report.scores] == [expected]   # nobody else claims it
 
 
-@pytest.mark.parametrize("name", ["export 01234567890.xlsx", "movimientos_01234567890.xlsx"])
+@pytest.mark.parametrize("name", ["export 01234567890 098765432.xlsx", "movimientos_01234567890_098765432.xlsx"])
 def test_between_two_xlsx_profiles_the_rows_decide(formats, tmp_path, name):
     """Excel keeps a workbook's texts beyond the first 8 KiB: the quick look can only guess (the
-    two XLSX profiles tie, or Banco de Bogotá's file name hint wins), and reading the leading rows
-    then gives the file to the profile whose header it has, in both directions."""
-    for source, right, wrong in ((FIRST, XLSX, "profile:banco-de-bogota"), (BOGOTA, "profile:banco-de-bogota", XLSX)):
+    XLSX profiles tie), and reading the leading rows then gives the file to the profile whose
+    header it has, in both directions. (test_bank_profiles_colombia.py has every XLSX profile compete.)"""
+    bogota = "profile:banco-de-bogota-movimientos"
+    for source, right, wrong in ((FIRST, XLSX, bogota), (BOGOTA, bogota, XLSX)):
         path = excel_like(source, tmp_path / name)
         head = path.read_bytes()[:HEAD_BYTES]
         quick = {f.name: f.detect(head, name) for f in formats if f.name in (right, wrong)}
@@ -366,7 +367,7 @@ def test_detect_file_reads_only_the_leading_rows_of_a_large_export(shipped, tmp_
     # Only the strings of the rows read (search_rows = 5: the header's 4, then 2 a row) of 40,004.
     assert len(table._strings) == 4 + 4 * 2
     with open(path, "rb") as stream:
-        assert shipped["profile:banco-de-bogota"].detect_file(stream, path.name) == 0.0
+        assert shipped["profile:banco-de-bogota-movimientos"].detect_file(stream, path.name) == 0.0
 
     # No sheet is sized: without a <dimension>, openpyxl would parse each sheet whole to size it.
     from openpyxl.worksheet._reader import WorkSheetParser

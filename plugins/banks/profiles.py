@@ -6,14 +6,15 @@ per export, a *profile* (one TOML file, no code) says where things are, and each
 one :class:`BankFormat` named ``profile:<name>``, detected by content (its header cells and title
 texts).
 
-The shipped profiles (``csv_profiles/*.toml``) are of two kinds. Bancolombia's "Descargar
-movimientos" export (XLSX, and its CSV re-save from Excel) follows an independent project's
-documentation of real files (each file's header comment cites it). The others (Bancolombia
-Sucursal Virtual Empresas, Davivienda, Banco de Bogotá, BBVA Colombia) are designs from what
-/work/shared/reference/bank-formats.md section 6 says to expect, because no public sample of these
-exports exists. None has been checked against a real file here, so each is marked ``confirmed =
-false``. Users add their own with :func:`load_profiles` (a folder of TOML files, validated: a bad
-key raises :class:`conciliador.ConfigError` naming the file, key and value).
+The shipped profiles (``csv_profiles/*.toml``) follow public descriptions of real exports, of
+varying weight, which each file's header comment cites and grades: Bancolombia's "Descargar
+movimientos" (XLSX, and its CSV re-save from Excel), Davivienda's "Movimientos" and "Reporte"
+workbooks, Banco de Bogotá's movements workbook and, on the weakest evidence, BBVA Colombia's.
+One is still a design with nothing observed behind it (Bancolombia Sucursal Virtual Empresas CSV,
+from /work/shared/reference/bank-formats.md section 6). None has been checked against a real file
+here, so each is marked ``confirmed = false``. Users add their own with :func:`load_profiles` (a
+folder of TOML files, validated: a bad key raises :class:`conciliador.ConfigError` naming the file,
+key and value).
 
 Detection: a CSV's title and header rows are in its first 8 KiB. An XLSX's usually are not (Excel
 keeps cell texts in sharedStrings.xml, near the end of the zip), so :meth:`ProfileFormat.detect`
@@ -121,6 +122,8 @@ class AccountSpec(_Strict):
     title_pattern: str = ""
     column: ColumnRef | None = None
     filename_pattern: str = ""
+    sheet_pattern: str = Field("", description="XLSX: a regular expression with one group around the account "
+                                            "number, searched in the name of the sheet read.")
 
 
 class IgnoreSpec(_Strict):
@@ -194,13 +197,18 @@ def _check(profile: Profile, source: str) -> None:
         raise err("sheet", profile.sheet, "only an xlsx profile has sheets")
     acc = profile.account
     sources = [k for k, v in (("account.value", acc.value), ("account.title_pattern", acc.title_pattern),
-                              ("account.column", acc.column), ("account.filename_pattern", acc.filename_pattern))
+                              ("account.column", acc.column), ("account.filename_pattern", acc.filename_pattern),
+                              ("account.sheet_pattern", acc.sheet_pattern))
                if v not in ("", None)]
     if len(sources) != 1:
         raise err("account", acc.model_dump(exclude_defaults=True),
-                  "give exactly one of account.value, account.title_pattern, account.column, account.filename_pattern")
+                  "give exactly one of account.value, account.title_pattern, account.column, account.filename_pattern, "
+                  "account.sheet_pattern")
+    if acc.sheet_pattern and profile.file_type != "xlsx":
+        raise err("account.sheet_pattern", acc.sheet_pattern, "only an xlsx profile has sheets")
     for key, pattern, where in (("account.title_pattern", acc.title_pattern, "number"),
-                                ("account.filename_pattern", acc.filename_pattern, "number in the file name")):
+                                ("account.filename_pattern", acc.filename_pattern, "number in the file name"),
+                                ("account.sheet_pattern", acc.sheet_pattern, "number in the sheet's name")):
         if not pattern:
             continue
         try:
@@ -329,6 +337,9 @@ def _letter(index: int) -> str:
         letters = chr(65 + rest) + letters
     return letters
 
+
+_EXAMPLE_NUMBERS = ("12345678901", "123456789", "1234567890", "123456789012", "1234567890123456")
+"""Account numbers tried, in this order, for the example in a refusal (the first the profile's pattern reads)."""
 
 _TAG_TEXT = re.compile(r"<(?:\w+:)?t(?:\s[^>]*)?>([^<]*)</(?:\w+:)?t>")
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
@@ -539,6 +550,7 @@ class ProfileFormat(BankFormat):
         self._sign_credit = {_norm(v) for v in profile.sign.credit} if profile.sign else set()
         self._title_re = re.compile(profile.account.title_pattern) if profile.account.title_pattern else None
         self._filename_re = re.compile(profile.account.filename_pattern) if profile.account.filename_pattern else None
+        self._sheet_re = re.compile(profile.account.sheet_pattern) if profile.account.sheet_pattern else None
 
     # -- detect ----------------------------------------------------------------------------------
     def detect(self, head: bytes, filename: str) -> float:
@@ -654,7 +666,8 @@ class ProfileFormat(BankFormat):
     # -- parse -----------------------------------------------------------------------------------
     def parse(self, stream: IO[bytes], filename: str) -> Iterator[StatementLine | StatementSummary]:
         p = self.profile
-        rows = self._xlsx_rows(stream) if p.file_type == "xlsx" else self._csv_rows(stream)
+        sheet_name: list[str] = []  # the name of the sheet read, once the workbook is open
+        rows = self._xlsx_rows(stream, sheet_name) if p.file_type == "xlsx" else self._csv_rows(stream)
         where = self._where
         titles: list[str] = []
         header: list[str] = []
@@ -709,6 +722,8 @@ class ProfileFormat(BankFormat):
                                      "name it", position=where(1) if titles else where(header_row), field="account")
         if self._filename_re is not None:
             fixed_account = self._account_from_filename(filename)
+        if self._sheet_re is not None:
+            fixed_account = self._account_from_sheet(sheet_name[0] if sheet_name else "")
 
         ordinals = Ordinals()
         groups: dict[tuple[str, str], _Group] = {}
@@ -748,13 +763,26 @@ class ProfileFormat(BankFormat):
             return match.group(1).strip()
         stem, suffix = Path(name).stem or "movimientos", Path(name).suffix or f".{self.profile.file_type}"
         # An example that this profile's own pattern reads, when one of these shapes fits it.
-        candidates = (f"{stem}{sep}12345678901{suffix}" for sep in (" ", "_", "-"))
+        candidates = (f"{stem}{sep}{digits}{suffix}" for digits in _EXAMPLE_NUMBERS for sep in (" ", "_", "-"))
         example = next((c for c in candidates if self._filename_re is not None and self._filename_re.search(c)), "")
         hint = f", for example {example!r}" if example else ""
         raise StatementError(
             f"the file {name!r} does not say which account it belongs to: this {self.profile.bank} export does not "
             f"print the account number, so it is read from the file name. Rename the file to include the account "
             f"number{hint}")
+
+    def _account_from_sheet(self, sheet: str) -> str:
+        match = self._sheet_re.search(sheet) if self._sheet_re is not None else None
+        if match and match.group(1).strip():
+            return match.group(1).strip()
+        # An example that this profile's own pattern reads, built from the sheet's present name.
+        candidates = (f"{sheet}{sep}{digits}" for digits in _EXAMPLE_NUMBERS for sep in ("", " "))
+        example = next((c for c in candidates if self._sheet_re is not None and self._sheet_re.search(c)), "")
+        hint = (f"Rename the sheet to include the account number, for example {example!r}" if example else
+                "Give the sheet back the name the bank gave it, which carries the account number")
+        raise StatementError(
+            f"the sheet {sheet!r} does not say which account it belongs to: this {self.profile.bank} export names its "
+            f"sheet after the account number, so it is read from the sheet's name. {hint}")
 
     def _where(self, n: int) -> str:
         if self.profile.file_type == "xlsx":
@@ -1002,7 +1030,8 @@ class ProfileFormat(BankFormat):
         except csv.Error as exc:
             raise StatementError(f"malformed CSV: {exc}", position=f"row {n + 1}") from None
 
-    def _xlsx_rows(self, stream: IO[bytes]) -> Iterator[tuple[int, list[Any]]]:
+    def _xlsx_rows(self, stream: IO[bytes], sheet_name: list[str] | None = None) -> Iterator[tuple[int, list[Any]]]:
+        """The rows of the profile's sheet (or the first); the sheet's name is appended to ``sheet_name``."""
         import openpyxl  # only XLSX profiles pay for it
 
         spool = None
@@ -1027,6 +1056,8 @@ class ProfileFormat(BankFormat):
                     sheet = book[self.profile.sheet]
                 else:
                     sheet = book.worksheets[0]
+                if sheet_name is not None:
+                    sheet_name.append(sheet.title)
                 if hasattr(sheet, "reset_dimensions"):
                     sheet.reset_dimensions()  # some writers declare a wrong <dimension>; read every cell
                 rows = sheet.iter_rows(values_only=True)
