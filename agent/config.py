@@ -129,12 +129,30 @@ class MatchingSettings(_Section):
     name_margin: float = Field(6.0, ge=0, le=50)
     max_candidates: int = Field(60, ge=2, le=500)
     max_combination: int = Field(5, ge=1, le=5)
+    reference_layouts: list[str] = Field(default_factory=list)
 
     @field_validator("retefuente_rates", "reteiva_rates", "reteica_rates")
     @classmethod
     def _rates(cls, value: list[Decimal]) -> list[Decimal]:
         if any(r <= 0 or r >= 1 for r in value):
             raise ValueError("rates are fractions between 0 and 1, e.g. \"0.025\" for 2.5 %")
+        return value
+
+    @field_validator("reference_layouts")
+    @classmethod
+    def _layouts(cls, value: list[str]) -> list[str]:
+        # The engine's own check (matching/layouts.py), so a layout IT can load is one the engine
+        # takes. Numbered from 1, as the evidence finance reads names them; shown as written.
+        from .matching.layouts import compile_layout
+
+        problems = []
+        for n, layout in enumerate(value, 1):
+            try:
+                compile_layout(layout)
+            except ValueError as exc:
+                problems.append(f"layout {n} '{layout}': {exc}")
+        if problems:
+            raise ValueError("; ".join(problems))
         return value
 
 

@@ -65,6 +65,14 @@ CATALOG: dict[str, dict[str, str]] = {
         "es": "El NIT {nit} del pago es el del cliente {customer}.",
         "en": "The payment's NIT {nit} is customer {customer}'s.",
     },
+    "reference_split": {
+        "es": "La referencia del pagador {reference} se separó con el formato {layout} de reference_layouts: {parts}.",
+        "en": "The payer's reference {reference} was split by layout {layout} of reference_layouts: {parts}.",
+    },
+    "customer_by_number": {
+        "es": "El número de cliente {number} de la referencia del pagador es el del cliente {customer}.",
+        "en": "Customer number {number} in the payer's reference is customer {customer}'s.",
+    },
     "customer_by_alias_account": {
         "es": "La cuenta del pagador ya fue confirmada antes como del cliente {customer}.",
         "en": "The payer's account was confirmed before as customer {customer}'s.",
@@ -501,6 +509,23 @@ FIELD_NAMES: dict[str, dict[str, str]] = {
 }
 
 
+# The parts of a packed reference (matching/layouts.py), named as finance says them.
+PART_NAMES: dict[str, dict[str, str]] = {
+    "es": {"invoice": "factura", "nit": "NIT", "customer": "cliente"},
+    "en": {"invoice": "invoice", "nit": "NIT", "customer": "customer"},
+}
+
+
+def _parts(text: str, language: str) -> str:
+    """``nit=9001234568;invoice=00045678`` -> ``NIT 9001234568, factura 00045678``."""
+    names = PART_NAMES.get(language, PART_NAMES["es"])
+    out = []
+    for part in text.split(";"):
+        name, _, value = part.partition("=")
+        out.append(f"{names.get(name.rstrip('0123456789'), name)} {value}".strip())
+    return ", ".join(out)
+
+
 class _Keep(dict):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
@@ -514,4 +539,6 @@ def render(code: str, params: Mapping[str, str] | None = None, language: str = "
     values = dict(params or {})
     if "field" in values:
         values["field"] = FIELD_NAMES.get(language, FIELD_NAMES["es"]).get(values["field"], values["field"])
+    if "parts" in values:
+        values["parts"] = _parts(values["parts"], language)
     return texts.get(language, texts["es"]).format_map(_Keep(values))

@@ -147,8 +147,8 @@ def enqueue(runtime: Runtime, conn, posting: Posting, line_id: int, decision_id:
 def match_config(settings: Settings) -> MatchConfig:
     """The engine's settings from ``[matching]``; the companies' own accounts mark internal transfers."""
     values = settings.matching.model_dump()
-    for rates in ("retefuente_rates", "reteiva_rates", "reteica_rates"):
-        values[rates] = tuple(values[rates])
+    for key in ("retefuente_rates", "reteiva_rates", "reteica_rates", "reference_layouts"):
+        values[key] = tuple(values[key])
     return MatchConfig(**values, own_accounts=frozenset(a for c in settings.companies.values() for a in c.accounts))
 
 

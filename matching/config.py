@@ -40,5 +40,9 @@ class MatchConfig:
     #: Bounds of the 1:N search without references.
     max_candidates: int = 60
     max_combination: int = 5
+    #: How billers pack several numbers into one reference (matching/layouts.py): regular
+    #: expressions with named groups invoice, nit, customer, tried in order against the digits of
+    #: the line's end_to_end_id. None: references are read only as the extractors read them.
+    reference_layouts: tuple[str, ...] = ()
     #: The company's own accounts: money from them is an internal transfer, not a payment.
     own_accounts: frozenset[str] = field(default_factory=frozenset)

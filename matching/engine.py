@@ -44,6 +44,7 @@ from conciliador.models import (
 
 from .config import MatchConfig
 from .index import CustomerIndex, Item, ItemIndex
+from .layouts import Split, compile_layout, customer_number, split_reference
 from .text import company_key, find_nits, fold, numeric_core, reference_key
 from .withholding import SCALE, RateUnits, from_units, profiles, to_units, withholding_split
 
@@ -118,6 +119,10 @@ class Engine:
         # way payment after payment, which narrows the 1:N search and cuts coincidences.
         self._customer_profile: dict[str, int] = {}
         self._by_amount: dict[tuple[str, int], list[Item]] | None = None
+        # Packed references (reference_layouts): compiled once; a bad layout is a ValueError here.
+        self._layouts = tuple(compile_layout(p) for p in cfg.reference_layouts)
+        self._last_split: tuple[StatementLine | None, Split | None] = (None, None)
+        self._by_number: dict[str, list[str]] | None = None
 
     # -- public ------------------------------------------------------------------------------
     def decide_all(self, lines: Iterable[StatementLine]) -> list[Decision]:
@@ -166,6 +171,12 @@ class Engine:
         self._seen[dup_key] = line.identity
 
         evidence: list[Evidence] = []
+        split = self._split(line)
+        if split is not None:
+            evidence.append(Evidence(rule="reference", code="reference_split", field="end_to_end_id",
+                                     text=line.end_to_end_id,
+                                     detail={"layout": str(split.layout), "reference": split.reference,
+                                             "parts": split.described()}))
         signals = self._customer_signals(line, evidence)
         refs = self._references(line, evidence)
         if not signals and line.payer_name and not self._explained_by_references(line, amount, refs):
@@ -226,11 +237,15 @@ class Engine:
     def _customer_signals(self, line: StatementLine, evidence: list[Evidence]) -> dict[str, int]:
         """customer -> strength: 3 NIT or learned alias, 1 fuzzy name."""
         out: dict[str, int] = {}
-        for body in dict.fromkeys(find_nits(" ".join((line.payer_id, line.remittance, line.payer_name, line.end_to_end_id)))):
+        nits = dict.fromkeys(find_nits(" ".join((line.payer_id, line.remittance, line.payer_name, line.end_to_end_id))))
+        for body in nits:
             for cid in self.people.by_nit.get(body, ()):
                 out[cid] = 3
                 evidence.append(Evidence(rule="customer", code="customer_by_nit", field="remittance", text=body,
                                          detail={"customer": cid, "nit": body}))
+        split = self._split(line)
+        if split is not None:
+            self._split_signals(split, nits, out, evidence)
         account = normalise_account(line.payer_account)
         if account and account in self.people.alias_account:
             cid = self.people.alias_account[account]
@@ -245,6 +260,46 @@ class Engine:
                 evidence.append(Evidence(rule="customer", code="customer_by_alias_name", field="payer_name",
                                          text=line.payer_name, detail={"customer": cid}))
         return out
+
+    def _split_signals(self, split: Split, nits: dict[str, None], out: dict[str, int],
+                       evidence: list[Evidence]) -> None:
+        """The NIT and the customer number a layout read in the payer's reference, as strong as a NIT
+        written in the texts (3). Like such a NIT, the layout's counts beside the line's own payer
+        id: when they name different customers, that is a conflict for finance, never a choice."""
+        if split.nit and split.nit not in nits:  # the same NIT written in the texts too: counted once
+            for cid in self.people.by_nit.get(split.nit, ()):
+                out[cid] = 3
+                evidence.append(Evidence(rule="customer", code="customer_by_nit", field="end_to_end_id",
+                                         text=split.nit, detail={"customer": cid, "nit": split.nit}))
+        if split.customer:
+            if self._by_number is None:
+                self._by_number = {}
+                for cid in self.people.by_id:
+                    self._by_number.setdefault(customer_number(cid), []).append(cid)
+            for cid in self._by_number.get(split.customer, ()):
+                out[cid] = 3
+                evidence.append(Evidence(rule="customer", code="customer_by_number", field="end_to_end_id",
+                                         text=split.customer, detail={"customer": cid, "number": split.customer}))
+
+    def _split(self, line: StatementLine) -> Split | None:
+        """What the first fitting reference layout reads in the line's end_to_end_id (None without
+        layouts). Remembered for the line being decided: several steps ask."""
+        if not self._layouts:
+            return None
+        last, split = self._last_split
+        if last is not line:
+            split = split_reference(self._layouts, line.end_to_end_id)
+            self._last_split = (line, split)
+        return split
+
+    def _token_sources(self, line: StatementLine) -> list[Iterable[str]]:
+        """Where the candidate references of ``line`` come from: each extractor's tokens, then the
+        invoice numbers a reference layout read in the payer's reference, looked up exactly as tokens."""
+        sources: list[Iterable[str]] = [extractor.extract(line) for extractor in self.extractors]
+        split = self._split(line)
+        if split is not None:
+            sources.append(split.invoices)
+        return sources
 
     def _name_signal(self, line: StatementLine, evidence: list[Evidence]) -> dict[str, int]:
         cid, score, why = self.people.by_name(line.payer_name)
@@ -296,8 +351,8 @@ class Engine:
     def _references(self, line: StatementLine, evidence: list[Evidence]) -> list[_Ref]:
         out: list[_Ref] = []
         seen: set[int] = set()
-        for extractor in self.extractors:
-            for token in extractor.extract(line):
+        for tokens in self._token_sources(line):
+            for token in tokens:
                 key = reference_key(token)
                 hits = [(i, "exact") for i in self.items.with_key(key)]
                 core = numeric_core(token)
@@ -321,8 +376,8 @@ class Engine:
     def _typo_references(self, line: StatementLine, customer: str, evidence: list[Evidence]) -> list[_Ref]:
         """Invoice numbers one edit away from a number in the texts, among this customer's items."""
         cores = {}
-        for extractor in self.extractors:
-            for token in extractor.extract(line):
+        for tokens in self._token_sources(line):
+            for token in tokens:
                 core = numeric_core(token)
                 if len(core) >= self.config.min_numeric_reference + 1 and _payer_wrote(line, token):
                     cores.setdefault(core, token)
@@ -347,8 +402,8 @@ class Engine:
         explains the payment: where a mistyped reference that is someone else's invoice points."""
         out: list[Item] = []
         skip = {id(i) for i in exclude}
-        for extractor in self.extractors:
-            for token in extractor.extract(line):
+        for tokens in self._token_sources(line):
+            for token in tokens:
                 core = numeric_core(token)
                 if len(core) < self.config.min_numeric_reference + 1 or not _payer_wrote(line, token):
                     continue

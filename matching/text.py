@@ -67,6 +67,17 @@ def find_nits(text: str) -> list[str]:
     return found
 
 
+def packed_nit(digits: str) -> str:
+    """The NIT body in ``digits``, a part a reference layout marks as the payer's NIT ("" when it
+    is none). Leading zeros are padding; 10 digits are a body and its check digit, which must be
+    right (as for a 10-digit run in a text); 6 to 9 digits are a body as written (a 9-digit NIT
+    without its check digit, or a cédula)."""
+    digits = digits.lstrip("0")
+    if len(digits) == 10:
+        return digits[:9] if co_nit.is_valid(digits) else ""
+    return digits if 6 <= len(digits) <= 9 and digits.isdigit() else ""
+
+
 def reference_key(text: str) -> str:
     """Upper-case without separators: "fe-1001", "FE 1001" and "FE.1001" are one key."""
     return _NOT_ALNUM.sub("", text.upper())

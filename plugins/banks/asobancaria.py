@@ -24,7 +24,8 @@ files a bank delivers for the same day); ``bank_reference`` is ``<statement_id>/
 (falling back to the operation number, then to the record's place in its lot, when the bank leaves
 the sequence at zero), so the same collection read again has the same identity. The 48-digit payer
 reference ("referencia principal del usuario", usually the invoice or contract number, sometimes
-several numbers packed together) goes to ``end_to_end_id`` without its padding zeros, and to
+several numbers packed together, which the matching engine splits by ``[matching]
+reference_layouts``: docs/matching.md) goes to ``end_to_end_id`` without its padding zeros, and to
 ``remittance`` both stripped and exactly as written, followed by the payment origin and means in
 words; ``transaction_code`` is ``<origin>/<means>`` as in the file.
 

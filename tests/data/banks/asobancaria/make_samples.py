@@ -82,6 +82,21 @@ def main() -> None:
     recs += [r08(3, 10800000, "0001"), r09(3, 10800000)]
     (HERE / "recaudo_bogota_bom_repetidos.txt").write_bytes(b"\xef\xbb\xbf" + ("\r\n".join(recs) + "\r\n").encode())
 
+    # 4. Packed references (docs/matching.md, reference_layouts): a biller whose 48-digit reference is
+    # the payer's NIT and check digit then the invoice padded to 8 digits, or the customer's code
+    # padded to 6 then the invoice (eight zeros: no invoice); one single number; one NIT whose check
+    # digit is wrong (9001234567: the right one is 8). CRLF, padded, as the Bancolombia sample.
+    details = [
+        ("900123456" "8" "00045678", 178500000, {"origin": "03", "means": "15", "bank": "051"}),  # NIT + invoice
+        ("800191045" "1" "00045690", 238000000, {}),                                           # NIT + invoice
+        ("001003" "00000000", 59500000, {"means": "02"}),                                       # customer, no invoice
+        ("45712", 119000000, {}),                                                              # one number
+        ("900123456" "7" "00045679", 100000000, {}),                                           # wrong check digit
+    ]
+    records = [r01("20261124", "007", "69812345678", ftime="0615")] + lot("0001", details) + [
+        r09(len(details), sum(c for _, c, _ in details))]
+    (HERE / "recaudo_referencias_compuestas.txt").write_bytes(("\r\n".join(records) + "\r\n").encode("ascii"))
+
     # Broken files: each one fault that finance must be told about.
     good = [r01("20261120", "007", "69812345678")] + lot("0001", [("10011", 35000000, {}), ("10012", 1250050, {})])
     bad_total = good[:-1] + [r08(2, 36250000, "0001"), r09(2, 36250000)]
