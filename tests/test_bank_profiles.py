@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 import textwrap
 import zipfile
 from decimal import Decimal
@@ -504,6 +505,20 @@ def test_explicit_order_newest_first(tmp_path):
     assert (summary.opening_balance, summary.closing_balance) == (Decimal("0.00"), Decimal("150.00"))
 
 
+def test_order_is_told_by_the_first_pair_of_rows_that_can_tell(tmp_path):
+    """Newest first, one day, and the two newest rows are a payment and its reversal (+50, -50):
+    that pair fits both orders. The next pair decides: the opening balance is 1000, no break."""
+    body = SIGNED.replace('amount = "Valor"', 'amount = "Valor"\nbalance = "Saldo"')
+    fmt = make_profile(tmp_path, body)
+    data = (f"{SIGNED_HEADER},Saldo\n"
+            f"2026-11-02,,x,CP-4,50.00,D,,,,1500.00\n"
+            f"2026-11-02,,x,CP-3,50.00,C,,,,1550.00\n"
+            f"2026-11-02,,x,CP-2,500.00,C,,,,1500.00\n"
+            f"2026-11-02,,x,CP-1,100.00,D,,,,1000.00\n").encode()
+    _, [summary] = parse_bytes(fmt, data)
+    assert (summary.opening_balance, summary.closing_balance) == (Decimal("1100.00"), Decimal("1500.00"))
+
+
 def test_skip_rows_fixes_the_header_row(tmp_path):
     body = SIGNED.replace('date_format = "%Y-%m-%d"', 'date_format = "%Y-%m-%d"\nskip_rows = 1')
     fmt = make_profile(tmp_path, body)
@@ -544,6 +559,14 @@ def test_xlsx_profile_with_sign_column_and_float_noise(tmp_path):
     assert fmt.detect(head_of(path), path.name) == 0.95
     lines, _ = parse_path(fmt, path)
     assert [line.amount for line in lines] == [Decimal("0.30"), Decimal("-1234.5"), Decimal("7")]
+    # A balance-sized sum of floats as Excel keeps it (17 digits; openpyxl writes fewer, so the
+    # reader is asked directly): one unit in the last place off 18483599.96, 1.9e-9 apart at this
+    # size, which the former absolute tolerance of 1e-9 refused.
+    noisy = math.nextafter(18483599.96, 0)
+    assert repr(noisy) == "18483599.959999997"
+    assert fmt._from_float(noisy, "row 8", "Monto") == Decimal("18483599.96")
+    with pytest.raises(StatementError, match="not rounded silently"):
+        fmt._from_float(18483599.965, "row 9", "Monto")
     assert lines[0].position == "sheet 'Datos' row 4"
 
 

@@ -45,6 +45,7 @@ import fnmatch
 import html
 import io
 import itertools
+import math
 import re
 import struct
 import tempfile
@@ -414,8 +415,11 @@ class _Group:
     first_date: dt.date
     last_date: dt.date
     count: int = 0
-    rows: list[tuple[Decimal | None, Decimal, dt.date]] = field(default_factory=list)  # first two rows
+    first: tuple[Decimal | None, Decimal, dt.date] | None = None
     last: tuple[Decimal | None, Decimal, dt.date] | None = None
+    # The order the running balance shows, from the first pair of consecutive rows that tells
+    # (a movement and its reversal, +X then -X, fit both orders: the next pair decides).
+    order: str | None = None
     last_row: int = 0
     all_balances: bool = True
 
@@ -961,7 +965,9 @@ class ProfileFormat(BankFormat):
         rounded = exact.quantize(places)
         if exact == rounded or exact.as_tuple().exponent >= -self.profile.decimals:
             return exact
-        if abs(exact - rounded) < Decimal("1e-9"):
+        # Noise is a few units in the last place of the double (math.ulp): 1.9e-9 already at ten
+        # million, so an absolute bound refused every sum-of-floats balance of a business account.
+        if abs(value - float(rounded)) <= 4 * math.ulp(value):
             return rounded
         raise StatementError(f"{exact} has more than {self.profile.decimals} decimals (decimals in the profile); "
                              "it is not rounded silently", position=pos, field=label)
@@ -976,25 +982,25 @@ class ProfileFormat(BankFormat):
         g.first_date = min(g.first_date, line.booking_date)
         g.last_date = max(g.last_date, line.booking_date)
         entry = (balance, line.amount, line.booking_date)
-        if len(g.rows) < 2:
-            g.rows.append(entry)
+        if g.first is None:
+            g.first = entry
+        elif g.order is None and balance is not None and g.last is not None and g.last[0] is not None:
+            (b0, a0, _), (b1, a1) = g.last, (balance, line.amount)
+            ascending, descending = b1 == b0 + a1, b0 == b1 + a0
+            if ascending != descending:
+                g.order = "oldest_first" if ascending else "newest_first"
         g.last, g.last_row = entry, n
         g.all_balances = g.all_balances and balance is not None
 
     def _balances(self, g: _Group) -> tuple[Decimal | None, Decimal | None]:
         if not g.all_balances or g.last is None:
             return None, None
-        (b0, a0, d0), last = g.rows[0], g.last
+        assert g.first is not None
+        (b0, a0, d0), last = g.first, g.last
         order = self.profile.order
         if order == "auto":
-            order = "oldest_first"
-            if len(g.rows) == 2:
-                (b1, a1, _d1) = g.rows[1]
-                ascending, descending = b1 == b0 + a1, b0 == b1 + a0
-                if descending and not ascending:
-                    order = "newest_first"
-                elif ascending == descending and d0 > last[2]:
-                    order = "newest_first"
+            # the running balance when some pair of rows told, else the dates, else oldest first
+            order = g.order or ("newest_first" if d0 > last[2] else "oldest_first")
         if order == "newest_first":
             return last[0] - last[1], b0
         return b0 - a0, last[0]
