@@ -73,6 +73,18 @@ CATALOG: dict[str, dict[str, str]] = {
         "es": "El número de cliente {number} de la referencia del pagador es el del cliente {customer}.",
         "en": "Customer number {number} in the payer's reference is customer {customer}'s.",
     },
+    "customer_number_unconfirmed": {
+        "es": "El número de cliente {number} de la referencia del pagador es el del cliente {customer}, pero "
+              "ninguna factura de la referencia es suya: por sí solo no dice quién pagó.",
+        "en": "Customer number {number} in the payer's reference is customer {customer}'s, but no invoice in "
+              "the reference is theirs: on its own it does not say who paid.",
+    },
+    "reference_parts_disagree": {
+        "es": "La referencia del pagador trae el número de cliente {number}, pero su factura ({documents}) es de "
+              "otro cliente.",
+        "en": "The payer's reference carries customer number {number}, but its invoice ({documents}) is another "
+              "customer's.",
+    },
     "customer_by_alias_account": {
         "es": "La cuenta del pagador ya fue confirmada antes como del cliente {customer}.",
         "en": "The payer's account was confirmed before as customer {customer}'s.",
@@ -517,11 +529,14 @@ PART_NAMES: dict[str, dict[str, str]] = {
 
 
 def _parts(text: str, language: str) -> str:
-    """``nit=9001234568;invoice=00045678`` -> ``NIT 9001234568, factura 00045678``."""
+    """``nit=9001234568;invoice=00045678`` -> ``NIT 9001234568, factura 00045678``; a part of only
+    zeros is absent and not shown (evidence written before layouts left such parts out)."""
     names = PART_NAMES.get(language, PART_NAMES["es"])
     out = []
     for part in text.split(";"):
         name, _, value = part.partition("=")
+        if value and not value.strip("0"):
+            continue
         out.append(f"{names.get(name.rstrip('0123456789'), name)} {value}".strip())
     return ", ".join(out)
 
@@ -539,6 +554,6 @@ def render(code: str, params: Mapping[str, str] | None = None, language: str = "
     values = dict(params or {})
     if "field" in values:
         values["field"] = FIELD_NAMES.get(language, FIELD_NAMES["es"]).get(values["field"], values["field"])
-    if "parts" in values:
+    if code == "reference_split" and "parts" in values:
         values["parts"] = _parts(values["parts"], language)
     return texts.get(language, texts["es"]).format_map(_Keep(values))

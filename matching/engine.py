@@ -45,7 +45,7 @@ from conciliador.models import (
 from .config import MatchConfig
 from .index import CustomerIndex, Item, ItemIndex
 from .layouts import Split, compile_layout, customer_number, split_reference
-from .text import company_key, find_nits, fold, numeric_core, reference_key
+from .text import company_key, find_nits, fold, id_nit, numeric_core, reference_key
 from .withholding import SCALE, RateUnits, from_units, profiles, to_units, withholding_split
 
 MAX_SUGGESTIONS = 3
@@ -179,6 +179,17 @@ class Engine:
                                              "parts": split.described()}))
         signals = self._customer_signals(line, evidence)
         refs = self._references(line, evidence)
+        if split is not None and split.customer:
+            named, owners = self._number_reading(split)
+            if owners and not set(named) & owners:
+                # The reference's customer number and its invoice name different customers: the
+                # layout read the number wrong (a phone number, an account) or the payer mixed them.
+                found = [r.item for r in refs if r.item.customer in owners]
+                evidence.append(Evidence(rule="customer", code="reference_parts_disagree", field="end_to_end_id",
+                                         text=split.customer,
+                                         detail={"number": split.customer,
+                                                 "documents": ", ".join(_unique_str(i.document for i in found))}))
+                return self._suggest(line, found, "customer_conflict", evidence)
         if not signals and line.payer_name and not self._explained_by_references(line, amount, refs):
             # The fuzzy name search is the costliest step: only when NIT, aliases and the
             # references with the amount leave the payer open.
@@ -237,11 +248,17 @@ class Engine:
     def _customer_signals(self, line: StatementLine, evidence: list[Evidence]) -> dict[str, int]:
         """customer -> strength: 3 NIT or learned alias, 1 fuzzy name."""
         out: dict[str, int] = {}
-        nits = dict.fromkeys(find_nits(" ".join((line.payer_id, line.remittance, line.payer_name, line.end_to_end_id))))
+        # The payer id is an id field: its digits without the zeros banks pad it with
+        # (Davivienda's "ID Origen/Destino" 000000800987654), then the NIT rules.
+        payer_nit = id_nit(line.payer_id)
+        texts = (line.remittance, line.payer_name, line.end_to_end_id)
+        found = ([payer_nit] if payer_nit else find_nits(line.payer_id)) + find_nits(" ".join(texts))
+        nits = dict.fromkeys(found)
         for body in nits:
             for cid in self.people.by_nit.get(body, ()):
                 out[cid] = 3
-                evidence.append(Evidence(rule="customer", code="customer_by_nit", field="remittance", text=body,
+                evidence.append(Evidence(rule="customer", code="customer_by_nit",
+                                         field="payer_id" if body == payer_nit else "remittance", text=body,
                                          detail={"customer": cid, "nit": body}))
         split = self._split(line)
         if split is not None:
@@ -263,23 +280,45 @@ class Engine:
 
     def _split_signals(self, split: Split, nits: dict[str, None], out: dict[str, int],
                        evidence: list[Evidence]) -> None:
-        """The NIT and the customer number a layout read in the payer's reference, as strong as a NIT
-        written in the texts (3). Like such a NIT, the layout's counts beside the line's own payer
-        id: when they name different customers, that is a conflict for finance, never a choice."""
+        """The NIT and the customer number a layout read in the payer's reference. The NIT is as
+        strong as a NIT written in the texts (3) and, like such a NIT, counts beside the line's own
+        payer id: when they name different customers, that is a conflict for finance, never a choice.
+        A customer number is a weak signal on its own (any number of the right length has one): it
+        is as strong as a NIT only when an invoice of the same reference is that customer's;
+        otherwise it identifies nobody and is only shown to finance (never an apply on a customer
+        number and a unique amount). When the invoice is another customer's, decide() asks finance."""
         if split.nit and split.nit not in nits:  # the same NIT written in the texts too: counted once
             for cid in self.people.by_nit.get(split.nit, ()):
                 out[cid] = 3
                 evidence.append(Evidence(rule="customer", code="customer_by_nit", field="end_to_end_id",
                                          text=split.nit, detail={"customer": cid, "nit": split.nit}))
         if split.customer:
-            if self._by_number is None:
-                self._by_number = {}
-                for cid in self.people.by_id:
-                    self._by_number.setdefault(customer_number(cid), []).append(cid)
-            for cid in self._by_number.get(split.customer, ()):
+            named, owners = self._number_reading(split)
+            confirmed = [cid for cid in named if cid in owners]
+            for cid in confirmed:
                 out[cid] = 3
                 evidence.append(Evidence(rule="customer", code="customer_by_number", field="end_to_end_id",
                                          text=split.customer, detail={"customer": cid, "number": split.customer}))
+            if named and not owners:
+                evidence.append(Evidence(rule="customer", code="customer_number_unconfirmed", field="end_to_end_id",
+                                         text=split.customer,
+                                         detail={"customer": ", ".join(named), "number": split.customer}))
+
+    def _number_reading(self, split: Split) -> tuple[list[str], set[str]]:
+        """(the customers whose ERP number is the split's customer number, the customers owning the
+        items the split's invoice numbers find, looked up as _references looks them up)."""
+        if self._by_number is None:
+            self._by_number = {}
+            for cid in self.people.by_id:
+                self._by_number.setdefault(customer_number(cid), []).append(cid)
+        owners: set[str] = set()
+        for token in split.invoices:
+            items = self.items.with_key(reference_key(token))
+            core = numeric_core(token)
+            if not items and len(core) >= self.config.min_numeric_reference:
+                items = self.items.with_core(core)
+            owners.update(i.customer for i in items)
+        return self._by_number.get(split.customer, []), owners
 
     def _split(self, line: StatementLine) -> Split | None:
         """What the first fitting reference layout reads in the line's end_to_end_id (None without
@@ -777,6 +816,10 @@ class Engine:
 
 def _decision(line, kind, reason, evidence, customer: str = "") -> Decision:
     return Decision(line_identity=line.identity, kind=kind, reason=reason, customer_id=customer, evidence=tuple(evidence))
+
+
+def _unique_str(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(values))
 
 
 def _unique(items: list[Item]) -> list[Item]:

@@ -26,6 +26,7 @@ _NOT_ALNUM = re.compile(r"[^0-9A-Z]")
 # (legal persons) or 6-10 (natural persons' cédulas); we key on 9-digit bodies.
 _NIT = re.compile(r"(?<![0-9])(\d{3}\.?\d{3}\.?\d{3})(?:\s?-\s?(\d))?(?![0-9])|(?<![0-9])(\d{10})(?![0-9])")
 _DIGIT_RUN = re.compile(r"\d+")
+_NOT_DIGIT = re.compile(r"[^0-9]")
 
 
 def fold(text: str) -> str:
@@ -67,15 +68,31 @@ def find_nits(text: str) -> list[str]:
     return found
 
 
-def packed_nit(digits: str) -> str:
-    """The NIT body in ``digits``, a part a reference layout marks as the payer's NIT ("" when it
-    is none). Leading zeros are padding; 10 digits are a body and its check digit, which must be
-    right (as for a 10-digit run in a text); 6 to 9 digits are a body as written (a 9-digit NIT
-    without its check digit, or a cédula)."""
-    digits = digits.lstrip("0")
+def id_nit(value: str) -> str:
+    """The NIT body in an id field (a bank's "ID origen/destino", a wide NIT part of a packed
+    reference), "" when it holds none. Only its digits count and leading zeros are padding
+    (``000000800987654``); what is left is a NIT when it has 9 digits (a body without its check
+    digit, as a 9-digit run in a text) or 10 whose last is the check digit of the first nine.
+    Anything else (a cédula, a phone number) is no NIT, as in the texts."""
+    digits = _NOT_DIGIT.sub("", value).lstrip("0")
     if len(digits) == 10:
         return digits[:9] if co_nit.is_valid(digits) else ""
-    return digits if 6 <= len(digits) <= 9 and digits.isdigit() else ""
+    return digits if len(digits) == 9 else ""
+
+
+def packed_nit(part: str) -> str:
+    """The NIT body in ``part``, the digits a reference layout marks as the payer's NIT ("" when
+    they are none). Read by the part's width, never by what is left without zeros: 10 digits are
+    a body and its check digit, which must be right (``0900123456`` is body 090012345 and check
+    digit 6, not the body 900123456); 9 digits are a body; a wider part is padded with zeros and
+    read as an id field (:func:`id_nit`). A body has 9 digits, without a leading zero."""
+    if not part.isdigit():
+        return ""
+    if len(part) == 10:
+        return part[:9] if part[0] != "0" and co_nit.is_valid(part) else ""
+    if len(part) == 9:
+        return part if part[0] != "0" else ""
+    return id_nit(part) if len(part) > 10 else ""
 
 
 def reference_key(text: str) -> str:

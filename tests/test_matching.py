@@ -107,6 +107,24 @@ def test_nit_with_a_wrong_check_digit_is_not_a_nit():
     assert d.kind is not DecisionKind.APPLY and "customer_by_nit" not in codes(d)
 
 
+@pytest.mark.parametrize("payer_id", ["000000900123456", "0000009001234568", "900123456", "900.123.456-8",
+                                      "NIT 900123456-8"])
+def test_a_payer_id_padded_with_zeros_identifies_the_customer(payer_id):
+    # Davivienda's "ID Origen/Destino" pads the payer's NIT to 15 digits (000000900123456): an id
+    # field is read without its padding zeros, then as a NIT (9 digits, or 10 with the check digit).
+    d = engine(FE1001, item("1800001009", "FE-1009", "900000")).decide(line("1785000", "ABONO ACH", payer_id=payer_id))
+    assert d.kind is DecisionKind.APPLY and d.customer_id == "C001" and d.reason == "customer_and_amount"
+    by_nit = next(e for e in d.evidence if e.code == "customer_by_nit")
+    assert (by_nit.field, by_nit.detail) == ("payer_id", {"customer": "C001", "nit": "900123456"})
+
+
+@pytest.mark.parametrize("payer_id", ["0000009001234567", "000000079123456", "000000000000000", "3001234567"])
+def test_a_padded_payer_id_that_is_no_nit_identifies_nobody(payer_id):
+    # A wrong check digit, a cédula of 8 digits, zeros, a phone number: the texts' rules, after the zeros.
+    d = engine(FE1001, item("1800001009", "FE-1009", "900000")).decide(line("1785000", "ABONO ACH", payer_id=payer_id))
+    assert d.kind is not DecisionKind.APPLY and "customer_by_nit" not in codes(d)
+
+
 def test_name_without_legal_form_and_accents_identifies_the_customer():
     d = engine(FE1001).decide(line("1785000", "TRANSFERENCIA ACH", payer="INVERSIONES PENALOSA"))
     assert d.kind is DecisionKind.APPLY and "customer_by_name" in codes(d)
