@@ -250,15 +250,18 @@ class Engine:
         out: dict[str, int] = {}
         # The payer id is an id field: its digits without the zeros banks pad it with
         # (Davivienda's "ID Origen/Destino" 000000800987654), then the NIT rules.
-        payer_nit = id_nit(line.payer_id)
+        # Only a field of digits (spaces aside) is read so: "80012345-9" is a cédula and its check
+        # digit, which the text rules (find_nits) read right and stripping the hyphen would not.
+        plain = line.payer_id.replace(" ", "")
+        payer_nit = id_nit(plain) if plain.isdigit() else ""
         texts = (line.remittance, line.payer_name, line.end_to_end_id)
-        found = ([payer_nit] if payer_nit else find_nits(line.payer_id)) + find_nits(" ".join(texts))
-        nits = dict.fromkeys(found)
+        from_payer_id = [payer_nit] if payer_nit else find_nits(line.payer_id)
+        nits = dict.fromkeys(from_payer_id + find_nits(" ".join(texts)))
         for body in nits:
             for cid in self.people.by_nit.get(body, ()):
                 out[cid] = 3
                 evidence.append(Evidence(rule="customer", code="customer_by_nit",
-                                         field="payer_id" if body == payer_nit else "remittance", text=body,
+                                         field="payer_id" if body in from_payer_id else "remittance", text=body,
                                          detail={"customer": cid, "nit": body}))
         split = self._split(line)
         if split is not None:

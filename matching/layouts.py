@@ -170,6 +170,11 @@ def split_reference(layouts: Sequence[Layout], reference: str) -> Split | None:
             elif name == "customer":
                 customer = value.lstrip("0")
             else:  # as written in the reference: without the zeros padding it to the layout's width
+                if m.start(name) < pad and m.end(name) < layout.width:
+                    # The number begins inside this invoice part and more parts follow: a field
+                    # padded to this width would have zeros here. Splitting a phone or PSE number
+                    # this way made up invoice numbers (3101234567 -> 31 and 01234567).
+                    fits = False
                 invoices.append(padded[max(m.start(name), pad):m.end(name)])
         if not fits or not (nit or customer or invoices):
             continue

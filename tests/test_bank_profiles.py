@@ -810,3 +810,11 @@ def test_user_profile_folder_from_configuration(tmp_path):
     (folder / "broken.toml").write_text('name = "otro"\ncolour = "blue"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="broken.toml"):
         build_runtime(load_config(ws.config), open_store=False)
+
+
+def test_float_noise_of_a_difference_of_large_operands_is_accepted(hoja):
+    # 12345678.91 - 12345000.0 keeps the large operands' noise: 1,311 ulps of the small result,
+    # 1.5e-10 in all, far below the second decimal. Found by review.
+    noisy = 12345678.91 - 12345000.0
+    assert repr(noisy) == "678.910000000149"
+    assert hoja[0]._from_float(noisy, "row 9", "Saldo") == Decimal("678.91")

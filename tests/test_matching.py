@@ -118,9 +118,12 @@ def test_a_payer_id_padded_with_zeros_identifies_the_customer(payer_id):
     assert (by_nit.field, by_nit.detail) == ("payer_id", {"customer": "C001", "nit": "900123456"})
 
 
-@pytest.mark.parametrize("payer_id", ["0000009001234567", "000000079123456", "000000000000000", "3001234567"])
+@pytest.mark.parametrize("payer_id", ["0000009001234567", "000000079123456", "000000000000000", "3001234567",
+                                      "90012345-6", "CC 90012345 6"])
 def test_a_padded_payer_id_that_is_no_nit_identifies_nobody(payer_id):
-    # A wrong check digit, a cédula of 8 digits, zeros, a phone number: the texts' rules, after the zeros.
+    # A wrong check digit, a cédula of 8 digits, zeros, a phone number: the texts' rules, after the
+    # zeros. And a cédula written with its check digit (90012345-6), whose digits alone would be
+    # C001's NIT body: only a field of digits is read by stripping, the rest by the text rules.
     d = engine(FE1001, item("1800001009", "FE-1009", "900000")).decide(line("1785000", "ABONO ACH", payer_id=payer_id))
     assert d.kind is not DecisionKind.APPLY and "customer_by_nit" not in codes(d)
 

@@ -967,7 +967,9 @@ class ProfileFormat(BankFormat):
             return exact
         # Noise is a few units in the last place of the double (math.ulp): 1.9e-9 already at ten
         # million, so an absolute bound refused every sum-of-floats balance of a business account.
-        if abs(value - float(rounded)) <= 4 * math.ulp(value):
+        # A difference of large operands (a balance minus a large debit) carries their noise, many
+        # ulps of a small result: also accept what lies far below the profile's last decimal.
+        if abs(value - float(rounded)) <= max(4 * math.ulp(value), 10.0 ** -(self.profile.decimals + 4)):
             return rounded
         raise StatementError(f"{exact} has more than {self.profile.decimals} decimals (decimals in the profile); "
                              "it is not rounded silently", position=pos, field=label)
