@@ -294,25 +294,35 @@ class S4Surface:
             raise ValueError(f"the body holds no {element}")
         return bulk
 
-    def post_journal_entry(self, handler, url, query, body, logon) -> None:
+    def _take(self, handler, body: bytes, logon, service: str, element: str):
+        """What the SOAP runtime does before either service runs: the S_SERVICE check, the
+        injections that stop the request there (``http500``, ``fault``), reading the body. Returns
+        (name, bulk element, injection), or None when it answered already."""
         name, user = logon
-        self.requests.append("JournalEntryCreateRequestConfirmation_In")
-        if "*" not in user.functions and "JournalEntryCreateRequestConfirmation_In" not in user.functions:
-            self._soap_fault(handler, f"User {name} is not authorized for service JournalEntryCreateRequestConfirmation_In "
+        self.requests.append(service)
+        if "*" not in user.functions and service not in user.functions:
+            self._soap_fault(handler, f"User {name} is not authorized for service {service} "
                                       "(authorization object S_SERVICE)")
-            return
-        injection = self.emulator.take_injection("JournalEntryCreateRequestConfirmation_In")
+            return None
+        injection = self.emulator.take_injection(service)
         if injection is not None and injection.kind == "http500":
             handler._send(500, b"<html><body>500 Internal Server Error</body></html>", "text/html")
-            return
+            return None
         if injection is not None and injection.kind == "fault":
             self._soap_fault(handler, RUNTIME_FAULT)
-            return
+            return None
         try:
-            bulk = self._request(body, "JournalEntryBulkCreateRequest")
+            return name, self._request(body, element), injection
         except (etree.XMLSyntaxError, ValueError) as exc:
             self._soap_fault(handler, f"Request cannot be read: {exc}")
+            return None
+
+    def post_journal_entry(self, handler, url, query, body, logon) -> None:
+        taken = self._take(handler, body, logon, "JournalEntryCreateRequestConfirmation_In",
+                           "JournalEntryBulkCreateRequest")
+        if taken is None:
             return
+        name, bulk, injection = taken
         confirmations = []
         for request in bulk.findall("JournalEntryCreateRequest"):
             entry = request.find("JournalEntry")
@@ -367,24 +377,10 @@ class S4Surface:
         return row
 
     def clearing_request(self, handler, url, query, body, logon) -> None:
-        name, user = logon
-        self.requests.append("JournalEntryBulkClearingRequest_In")
-        if "*" not in user.functions and "JournalEntryBulkClearingRequest_In" not in user.functions:
-            self._soap_fault(handler, f"User {name} is not authorized for service JournalEntryBulkClearingRequest_In "
-                                      "(authorization object S_SERVICE)")
+        taken = self._take(handler, body, logon, "JournalEntryBulkClearingRequest_In", "JournalEntryBulkClearingRequest")
+        if taken is None:
             return
-        injection = self.emulator.take_injection("JournalEntryBulkClearingRequest_In")
-        if injection is not None and injection.kind == "http500":
-            handler._send(500, b"<html><body>500 Internal Server Error</body></html>", "text/html")
-            return
-        if injection is not None and injection.kind == "fault":
-            self._soap_fault(handler, RUNTIME_FAULT)
-            return
-        try:
-            bulk = self._request(body, "JournalEntryBulkClearingRequest")
-        except (etree.XMLSyntaxError, ValueError) as exc:
-            self._soap_fault(handler, f"Request cannot be read: {exc}")
-            return
+        name, bulk, injection = taken
         for request in bulk.findall("JournalEntryClearingRequest"):
             message_id = request.findtext("MessageHeader/ID") or ""
             with self.ledger.lock:
